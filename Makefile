@@ -1,0 +1,35 @@
+# Leviathan: typed cdk8s constructs -> versioned Helm charts for huge self-hosted LLMs.
+# The Makefile is an index; the logic lives in scripts/.
+
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: setup synth test e2e e2e-bins images bench clean
+
+##@ Main jobs
+setup:            ## create .venv with pinned deps + official helm/kubectl binaries
+	@scripts/setup
+
+synth: setup      ## write charts/ and rendered/ from constructs/
+	@python main.py
+
+test: setup       ## fast tier: charts, schemas, goldens, images lint, harness unit tests
+	@python -m pytest tests
+
+e2e: setup        ## real cluster with mocked GPUs; install every chart and prove its health flows
+	@scripts/e2e
+
+##@ Extras
+e2e-bins:         ## build (or reuse) the pinned Kubernetes + etcd binaries in ~/.cache/leviathan
+	@scripts/build-k8s
+
+images:           ## build + push engine images: make images REGISTRY=host:5000 [PUSH=1]
+	@scripts/images
+
+bench: setup      ## print synth and helm-template figures
+	@scripts/bench-synth
+
+clean:
+	rm -rf .venv .bench e2e-logs

@@ -1,0 +1,1 @@
+"""Leviathan: typed cdk8s constructs that synthesize Helm charts for huge self-hosted LLM engines."""
