@@ -1,0 +1,1 @@
+"""Leviathan end-to-end test harness: cluster backends, image assembly, fake GPUs."""

@@ -1,0 +1,174 @@
+"""Smoke tests of the e2e cluster itself: can it run a locally assembled image, serve it
+through a Service (apiserver proxy, kube-proxy, DNS), bind a PVC, honour RuntimeClass
+``nvidia``, and keep pods away from the host resolver and off the network?"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+
+from leviathan_e2e.images import busybox_image
+
+pytestmark = pytest.mark.e2e
+
+IMAGE = "leviathan-e2e/busybox-httpd:1"
+
+
+@pytest.fixture(scope="module")
+def web_image(cluster, tmp_path_factory) -> str:
+    tar = tmp_path_factory.mktemp("images") / "busybox-httpd.tar"
+    busybox_image(IMAGE, tar, files={"/www/health": b"ok\n", "/www/index.html": b"hello\n"},
+                  entrypoint=["/bin/httpd", "-f", "-v", "-p", "8080", "-h", "/www"],
+                  exposed_ports=["8080"])
+    cluster.load_image(tar)
+    return IMAGE
+
+
+def _pod(name: str, image: str, *, command=None, labels=None, extra_spec=None) -> dict:
+    c = {"name": "main", "image": image, "imagePullPolicy": "Never",
+         "ports": [{"containerPort": 8080}],
+         "readinessProbe": {"httpGet": {"path": "/health", "port": 8080},
+                            "periodSeconds": 1, "failureThreshold": 3}}
+    if command:
+        c["command"] = command
+        c.pop("readinessProbe")
+        c.pop("ports")
+    spec = {"containers": [c], "terminationGracePeriodSeconds": 1}
+    spec.update(extra_spec or {})
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": labels or {"app": name}}, "spec": spec}
+
+
+def _apply(kubectl, ns: str, *objs: dict) -> None:
+    kubectl("apply", "-n", ns, "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                           "items": list(objs)}))
+
+
+def _wait_ready(kubectl, ns: str, pod: str, timeout: int = 90) -> None:
+    kubectl("wait", "-n", ns, f"pod/{pod}", "--for=condition=Ready", f"--timeout={timeout}s",
+            timeout=timeout + 10)
+
+
+def _service(name: str, selector: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": selector, "ports": [{"name": "http", "port": 80,
+                                                      "targetPort": 8080}]}}
+
+
+def test_node_ready_and_runtimeclass(kubectl):
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert len(nodes) >= 1
+    for node in nodes:
+        ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
+        assert ready == "True", node["metadata"]["name"]
+    rc = json.loads(kubectl("get", "runtimeclass", "nvidia", "-o", "json").stdout)
+    assert rc["handler"] == "nvidia"
+
+
+def test_pod_service_proxy_and_dns(cluster, kubectl, namespace, web_image):
+    ns = namespace
+    _apply(kubectl, ns, _pod("web", web_image, labels={"app": "web"}),
+           _service("web", {"app": "web"}))
+    _wait_ready(kubectl, ns, "web")
+
+    # 1) apiserver service proxy -> endpoint (what the suite uses for /health checks)
+    assert cluster.service_proxy_get(ns, "web", "http", "/health").strip() == "ok"
+    # ... and the pod proxy
+    assert kubectl.raw(f"/api/v1/namespaces/{ns}/pods/web:8080/proxy/health").strip() == "ok"
+
+    # 2) in-cluster: Service name via cluster DNS + ClusterIP via kube-proxy
+    _apply(kubectl, ns, _pod("client", web_image, command=["sleep", "3600"]))
+    _wait_ready(kubectl, ns, "client")
+    resolv = kubectl("exec", "-n", ns, "client", "--", "cat", "/etc/resolv.conf").stdout
+    assert "10.255.255.53" not in resolv, resolv
+    out = kubectl("exec", "-n", ns, "client", "--", "wget", "-q", "-T", "5", "-O", "-",
+                  f"http://web.{ns}.svc.cluster.local/health", check=False)
+    if cluster.name == "local" and "nameserver" not in resolv:
+        pytest.skip("local cluster without CoreDNS binary: no cluster DNS")
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    out = kubectl("exec", "-n", ns, "client", "--", "wget", "-q", "-T", "5", "-O", "-",
+                  "http://web/health")
+    assert out.stdout.strip() == "ok"
+
+
+def test_pvc_binds_on_default_storageclass(kubectl, namespace, web_image):
+    ns = namespace
+    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+           "spec": {"accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "16Mi"}}}}
+    pod = _pod("writer", web_image, command=["sh", "-c", "echo hi > /data/f && sleep 3600"],
+               extra_spec={"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]})
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "d", "mountPath": "/data"}]
+    _apply(kubectl, ns, pvc, pod)
+    kubectl("wait", "-n", ns, "pvc/data", "--for=jsonpath={.status.phase}=Bound", "--timeout=60s",
+            timeout=70)
+    _wait_ready(kubectl, ns, "writer")
+    assert kubectl("exec", "-n", ns, "writer", "--", "cat", "/data/f").stdout.strip() == "hi"
+
+
+def test_runtimeclass_nvidia_pod_runs(kubectl, namespace, web_image):
+    ns = namespace
+    _apply(kubectl, ns, _pod("gpu", web_image, extra_spec={"runtimeClassName": "nvidia"}))
+    _wait_ready(kubectl, ns, "gpu")
+
+
+def test_pod_egress_is_confined(cluster, kubectl, namespace, web_image):
+    """Pods reach the node IP (198.18.0.1) but nothing outside 198.18.0.0/15.
+
+    Probed with a listener on this host's *own* non-bridge address, so even if the guard
+    were broken no packet could leave the machine."""
+    if cluster.name != "local":
+        pytest.skip("egress guard is a local-backend feature")
+    cfg = cluster.cfg
+    host_ip = _primary_ip()
+    if host_ip is None:
+        pytest.skip("no non-loopback host address to probe with")
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+                conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nreached\n")
+                conn.close()
+            except OSError:
+                pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        ns = namespace
+        _apply(kubectl, ns, _pod("probe", web_image, command=["sleep", "3600"]))
+        _wait_ready(kubectl, ns, "probe")
+        ok = kubectl("exec", "-n", ns, "probe", "--", "wget", "-q", "-T", "3", "-O", "-",
+                     f"http://{cfg.node_ip}:{port}/", check=False)
+        assert ok.stdout.strip() == "reached", ok.stderr
+        blocked = kubectl("exec", "-n", ns, "probe", "--", "wget", "-q", "-T", "3", "-O", "-",
+                          f"http://{host_ip}:{port}/", check=False)
+        assert blocked.returncode != 0 and "reached" not in blocked.stdout
+    finally:
+        stop.set()
+        t.join(2)
+        srv.close()
+
+
+def _primary_ip() -> str | None:
+    import subprocess
+
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        dev, addr = parts[1], parts[3].split("/")[0]
+        if not addr.startswith("198.18.") and not dev.startswith(("leve2e", "veth")):
+            return addr
+    return None

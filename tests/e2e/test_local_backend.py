@@ -1,0 +1,282 @@
+"""Fast unit tests of the e2e harness pieces that need no cluster: versions, PKI,
+image assembly, and the local backend's rendered configs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+try:
+    import leviathan_e2e  # noqa: F401
+except ImportError:  # editable install made before e2e/leviathan_e2e existed
+    sys.path.insert(0, str(ROOT / "e2e"))
+
+from leviathan_e2e import images, versions  # noqa: E402
+from leviathan_e2e.backends import hostpath_provisioner as hp  # noqa: E402
+from leviathan_e2e.backends import local  # noqa: E402
+from leviathan_e2e.backends.pki import PKI, cert_text, render_kubeconfig  # noqa: E402
+
+
+# ----------------------------------------------------------------------------- versions
+
+def test_versions_env_pins_and_matches_build_script():
+    v = versions.read_versions()
+    assert v["K8S_VERSION"].startswith("1.34.")
+    assert v["ETCD_VERSION"].startswith("3.5.")
+    assert v["COREDNS_VERSION"]
+    out = subprocess.run([str(ROOT / "scripts" / "build-k8s"), "--print-dir"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out) == versions.bin_dir(v)
+
+
+def test_versions_env_is_shell_sourceable():
+    out = subprocess.run(["bash", "-c", f"set -eu; source {versions.VERSIONS_ENV}; echo $K8S_VERSION"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == versions.read_versions()["K8S_VERSION"]
+
+
+# ----------------------------------------------------------------------------- PKI
+
+def test_pki_issues_verifiable_certs_with_sans(tmp_path):
+    pki = PKI(tmp_path / "pki")
+    pki.make_ca()
+    pair = pki.make_cert("apiserver", "kube-apiserver", server=True, client=False,
+                         dns=["kubernetes.default.svc"], ips=["198.18.0.1", "198.19.0.1"])
+    subprocess.run(["openssl", "verify", "-CAfile", str(pki.ca.cert), str(pair.cert)],
+                   check=True, capture_output=True)
+    text = cert_text(pair.cert)
+    assert "DNS:kubernetes.default.svc" in text
+    assert "IP Address:198.18.0.1" in text and "IP Address:198.19.0.1" in text
+    assert "TLS Web Server Authentication" in text
+    assert "TLS Web Client Authentication" not in text
+    client = pki.make_cert("admin", "kubernetes-admin", ["system:masters"])
+    subj = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", str(client.cert)],
+                          capture_output=True, text=True, check=True).stdout
+    assert "O = system:masters" in subj and "CN = kubernetes-admin" in subj
+    assert oct(client.key.stat().st_mode & 0o777) == "0o600"
+    sa = pki.make_sa_keypair()
+    assert b"PUBLIC KEY" in sa.cert.read_bytes()
+
+
+def test_kubeconfig_is_self_contained(tmp_path):
+    pki = PKI(tmp_path)
+    pair = pki.make_cert("admin", "kubernetes-admin", ["system:masters"])
+    cfg = json.loads(render_kubeconfig("https://198.18.0.1:6443", pki.ca.cert, pair.cert,
+                                       pair.key, "admin"))
+    assert cfg["clusters"][0]["cluster"]["server"] == "https://198.18.0.1:6443"
+    assert cfg["users"][0]["user"]["client-key-data"]
+    assert cfg["current-context"] == cfg["contexts"][0]["name"]
+
+
+# ----------------------------------------------------------------------------- images
+
+def _members(tar_path: Path) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(tar_path) as t:
+        return {m.name: m for m in t.getmembers()}
+
+
+def test_assemble_image_docker_archive_layout(tmp_path):
+    host = tmp_path / "tool"
+    host.write_bytes(b"#!/bin/sh\necho hi\n")
+    host.chmod(0o755)
+    out = images.assemble_image(
+        "example.test/tool:1", {"/usr/bin/tool": host, "/etc/msg": b"hello",
+                                "/etc/secret": (b"s", 0o600)},
+        entrypoint=["/usr/bin/tool"], env={"A": "1"}, out_tar=tmp_path / "img.tar",
+        symlinks={"/bin/t": "/usr/bin/tool"}, dirs={"/tmp": 0o1777}, user="1000")
+    with tarfile.open(out.path) as t:
+        manifest = json.load(t.extractfile("manifest.json"))
+        [entry] = manifest
+        assert entry["RepoTags"] == ["example.test/tool:1"]
+        config_raw = t.extractfile(entry["Config"]).read()
+        layer_raw = t.extractfile(entry["Layers"][0]).read()
+    config = json.loads(config_raw)
+    assert out.image_id == "sha256:" + hashlib.sha256(config_raw).hexdigest()
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer_raw).hexdigest()]
+    assert config["config"]["Entrypoint"] == ["/usr/bin/tool"]
+    assert "A=1" in config["config"]["Env"] and any(e.startswith("PATH=") for e in config["config"]["Env"])
+    assert config["config"]["User"] == "1000"
+    with tarfile.open(fileobj=io.BytesIO(layer_raw)) as layer:
+        m = {x.name: x for x in layer.getmembers()}
+        assert m["usr/bin/tool"].mode == 0o755 and m["usr"].isdir() and m["usr/bin"].isdir()
+        assert m["etc/secret"].mode == 0o600
+        assert m["bin/t"].issym() and m["bin/t"].linkname == "/usr/bin/tool"
+        assert m["tmp"].mode == 0o1777
+        assert layer.extractfile("etc/msg").read() == b"hello"
+        assert all(x.uid == 0 and x.gid == 0 for x in m.values())
+
+
+def test_assemble_image_is_reproducible(tmp_path):
+    a = images.assemble_image("x/y:1", {"/f": b"1"}, out_tar=tmp_path / "a.tar")
+    b = images.assemble_image("x/y:1", {"/f": b"1"}, out_tar=tmp_path / "b.tar")
+    assert a.image_id == b.image_id
+    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+
+
+@pytest.mark.parametrize("ref", ["x/y", "x/y:latest", "registry:5000/x", "x@sha256:abc"])
+def test_assemble_image_rejects_pulling_refs(tmp_path, ref):
+    with pytest.raises(ValueError):
+        images.assemble_image(ref, {"/f": b"1"}, out_tar=tmp_path / "a.tar")
+
+
+def test_assemble_image_rejects_escaping_paths(tmp_path):
+    with pytest.raises(ValueError):
+        images.assemble_image("x/y:1", {"/../etc/passwd": b"1"}, out_tar=tmp_path / "a.tar")
+
+
+@pytest.mark.skipif(not images.CATATONIT.exists(), reason="catatonit not installed")
+def test_pause_image_is_catatonit_pause_mode(tmp_path):
+    out = images.pause_image(tmp_path / "pause.tar")
+    assert out.ref == images.PAUSE_IMAGE
+    with tarfile.open(out.path) as t:
+        entry = json.load(t.extractfile("manifest.json"))[0]
+        cfg = json.load(t.extractfile(entry["Config"]))
+    assert cfg["config"]["Entrypoint"] == ["/catatonit", "-P"]
+
+
+@pytest.mark.skipif(not images.BUSYBOX_STATIC.exists(), reason="busybox-static not installed")
+def test_busybox_image_has_applets(tmp_path):
+    out = images.busybox_image("x/bb:1", tmp_path / "bb.tar", files={"/www/health": b"ok\n"})
+    with tarfile.open(out.path) as t:
+        entry = json.load(t.extractfile("manifest.json"))[0]
+        layer = tarfile.open(fileobj=t.extractfile(entry["Layers"][0]))
+        names = set(layer.getnames())
+    assert {"bin/busybox", "bin/sh", "www/health", "tmp"} <= names
+    assert any(n.endswith("/httpd") for n in names)
+
+
+# ----------------------------------------------------------------------------- local backend
+
+@pytest.fixture
+def cfg(tmp_path) -> local.LocalConfig:
+    return local.LocalConfig(name="unit", run_dir=tmp_path / "run", bin_dir=tmp_path / "bin")
+
+
+def test_local_config_addresses(cfg):
+    assert cfg.node_ip == "198.18.0.1"
+    assert cfg.kubernetes_service_ip == "198.19.0.1"
+    assert cfg.cgroup_root == "/leviathan-e2e-unit"
+    with pytest.raises(ValueError):
+        local.LocalConfig(bridge="a-very-long-bridge-name")
+
+
+def test_containerd_config_is_private_and_has_nvidia_handler(cfg):
+    text = local.render_containerd_config(cfg)
+    doc = tomllib.loads(text)
+    assert doc["version"] == 2
+    run = str(cfg.run_dir)
+    assert doc["root"].startswith(run) and doc["state"].startswith(run)
+    assert doc["grpc"]["address"].startswith(run)
+    cri = doc["plugins"]["io.containerd.grpc.v1.cri"]
+    assert cri["sandbox_image"] == images.PAUSE_IMAGE
+    assert cri["cni"]["bin_dir"] == "/usr/lib/cni" and cri["cni"]["conf_dir"].startswith(run)
+    runtimes = cri["containerd"]["runtimes"]
+    for name in ("runc", "nvidia"):
+        assert runtimes[name]["runtime_type"] == "io.containerd.runc.v2"
+        assert runtimes[name]["options"]["SystemdCgroup"] is False
+        assert runtimes[name]["options"]["Root"].startswith(run)
+    assert "/etc/" not in text and "/var/lib/containerd" not in text
+
+
+def test_kubelet_config_never_uses_host_resolver(cfg, tmp_path):
+    c = local.render_kubelet_config(cfg, tmp_path / "pki", dns=True)
+    assert c["resolvConf"].startswith(str(cfg.run_dir))
+    assert c["clusterDNS"] == ["198.18.0.1"]
+    assert c["cgroupDriver"] == "cgroupfs" and c["failCgroupV1"] is False
+    assert c["authentication"]["anonymous"]["enabled"] is False
+    assert c["authorization"]["mode"] == "Webhook"
+    assert c["readOnlyPort"] == 0
+    assert local.render_kubelet_config(cfg, tmp_path, dns=False)["clusterDNS"] == []
+
+
+def test_cni_conflist_no_masquerade(cfg):
+    c = local.render_cni_conflist(cfg)
+    bridge = c["plugins"][0]
+    assert bridge["type"] == "bridge" and bridge["ipMasq"] is False
+    assert bridge["bridge"] == cfg.bridge
+    assert bridge["ipam"]["ranges"] == [[{"subnet": "198.18.0.0/24", "gateway": "198.18.0.1"}]]
+    assert bridge["ipam"]["dataDir"].startswith(str(cfg.run_dir))
+
+
+def test_corefile_has_no_forwarding(cfg):
+    text = local.render_corefile(cfg, Path("/run/x/coredns.kubeconfig"))
+    assert "forward" not in text and "resolv.conf" not in text
+    assert "bind 198.18.0.1" in text and "kubernetes cluster.local" in text
+
+
+def test_kube_proxy_config_leaves_host_conntrack_alone(cfg, tmp_path):
+    c = local.render_kube_proxy_config(cfg, tmp_path / "kc")
+    assert c["mode"] == "iptables" and c["clusterCIDR"] == cfg.pod_cidr
+    assert c["conntrack"]["maxPerCore"] == 0
+    assert c["iptables"]["localhostNodePorts"] is False
+
+
+def test_guard_rules_drop_everything_but_test_net(cfg):
+    rules = [" ".join([b, *a]) for b, a in local.guard_rules(cfg)]
+    assert f"iptables -t raw -A {local.CHAIN_RAW} -d 198.18.0.0/15 -j RETURN" in rules
+    assert f"iptables -t raw -A {local.CHAIN_RAW} -j DROP" in rules
+    assert f"iptables -t raw -I PREROUTING 1 -i {cfg.bridge} -j {local.CHAIN_RAW}" in rules
+    assert f"ip6tables -t raw -A {local.CHAIN_RAW} -j DROP" in rules
+
+
+SAVE = """# Generated by iptables-save
+*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:LEV-E2E-GUARD - [0:0]
+-A PREROUTING -i leve2e0 -j LEV-E2E-GUARD
+-A LEV-E2E-GUARD -d 198.18.0.0/15 -j RETURN
+-A LEV-E2E-GUARD -j DROP
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:KUBE-FORWARD - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
+-A FORWARD -j DOCKER-USER
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+COMMIT
+"""
+
+
+def test_iptables_cleanup_commands_only_touch_our_prefixes():
+    cmds = local.iptables_cleanup_commands(SAVE, ("LEV-E2E-", "KUBE-"))
+    assert ["-t", "raw", "-D", "PREROUTING", "-i", "leve2e0", "-j", "LEV-E2E-GUARD"] in cmds
+    assert ["-t", "filter", "-D", "FORWARD", "-m", "comment", "--comment",
+            "kubernetes forwarding rules", "-j", "KUBE-FORWARD"] in cmds
+    assert ["-t", "raw", "-X", "LEV-E2E-GUARD"] in cmds
+    assert ["-t", "filter", "-X", "KUBE-FORWARD"] in cmds
+    flat = [" ".join(c) for c in cmds]
+    assert not any("DOCKER-USER" in c for c in flat)
+    # rule deletions come before chain deletions
+    first_x = min(i for i, c in enumerate(cmds) if "-X" in c)
+    assert all("-D" not in c for c in cmds[first_x:])
+
+
+def test_hostpath_pv_prebinds_claim(tmp_path):
+    pvc = {"metadata": {"name": "data", "namespace": "ns1", "uid": "1234-5678"},
+           "spec": {"accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "2Gi"}},
+                    "storageClassName": hp.STORAGE_CLASS},
+           "status": {"phase": "Pending"}}
+    assert hp._wants_us(pvc, hp.STORAGE_CLASS, hp.PROVISIONER)
+    pv = hp.pv_for_claim(pvc, tmp_path / "d", hp.STORAGE_CLASS, hp.PROVISIONER)
+    assert pv["spec"]["claimRef"] == {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                      "namespace": "ns1", "name": "data", "uid": "1234-5678"}
+    assert pv["spec"]["capacity"] == {"storage": "2Gi"}
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
+    other = json.loads(json.dumps(pvc))
+    other["spec"]["storageClassName"] = ""
+    assert not hp._wants_us(other, hp.STORAGE_CLASS, hp.PROVISIONER)
+    sc = hp.storage_class_manifest()
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
