@@ -1,0 +1,101 @@
+"""The base of every chart's typed values, and the `.Values` reference proxy constructs use.
+
+One pydantic model per chart is the single source of values.yaml (defaults + comments),
+values.schema.json (types, bounds, unknown keys rejected) and the chart README's values table.
+Field names are snake_case in Python and camelCase in Helm values (`cpu_infer` -> `cpuInfer`).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from enum import Enum
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from ..helm.holes import Block, Each, Expr, Kind
+
+
+class ValuesModel(BaseModel):
+    """Base for values models: camelCase keys, unknown keys rejected, defaults validated."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, validate_default=True,
+        use_attribute_docstrings=True,
+    )
+
+
+def kind_of(annotation: Any) -> Kind:
+    """Map a field annotation to the JSON kind Helm will see."""
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return kind_of(get_args(annotation)[0])
+    if origin in (list, tuple, set):
+        return Kind.LIST
+    if origin is dict or annotation is dict:
+        return Kind.MAP
+    if origin is Literal:
+        return Kind.INT if isinstance(get_args(annotation)[0], int) else Kind.STR
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"union values are not supported in Helm values: {annotation}")
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return Kind.MAP
+        if issubclass(annotation, bool):
+            return Kind.BOOL
+        if issubclass(annotation, int):
+            return Kind.INT
+        if issubclass(annotation, float):
+            return Kind.FLOAT
+        if issubclass(annotation, (str, Enum)):
+            return Kind.STR
+    raise TypeError(f"unsupported values annotation {annotation!r}")
+
+
+class ValuesRef:
+    """`.Values` as typed holes: `ValuesRef(Model).engine.port` is an int Expr for the template.
+
+    Attribute names are the Python field names; the template path uses the camelCase aliases.
+    A reference to a nested model is itself a ValuesRef; `.block()` renders it whole with toYaml.
+    """
+
+    def __init__(self, model: type[BaseModel], path: tuple[str, ...] = ()):
+        self._model = model
+        self._path = path
+
+    @property
+    def go(self) -> str:
+        return ".Values" + "".join(f".{part}" for part in self._path)
+
+    def block(self, omit_empty: bool = True) -> Block:
+        return Block(Expr(self.go, Kind.MAP), omit_empty)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        fields = self._model.model_fields
+        if name not in fields:
+            raise AttributeError(f"{self._model.__name__} has no field {name!r}")
+        info = fields[name]
+        alias = info.alias or name
+        annotation = info.annotation
+        path = (*self._path, alias)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return ValuesRef(annotation, path)
+        return Expr(ValuesRef(self._model, path).go, kind_of(annotation))
+
+
+def block(expr: Expr, omit_empty: bool = True) -> Block:
+    """A list/map value from values, rendered with toYaml (omitted when empty by default)."""
+    if expr.kind not in (Kind.LIST, Kind.MAP):
+        raise TypeError(f"{expr.go} is a {expr.kind.value}, not a list or map")
+    return Block(expr, omit_empty)
+
+
+def each(expr: Expr) -> Each:
+    """Items of a values list spliced into a list as quoted strings."""
+    if expr.kind is not Kind.LIST:
+        raise TypeError(f"{expr.go} is not a list")
+    return Each(expr)

@@ -1,0 +1,116 @@
+"""`HelmChart`: a cdk8s Chart whose API objects become the templates of a real Helm chart.
+
+Constructs add objects with `chart.add_object(...)`: ordinary Kubernetes bodies with holes. The
+objects are real cdk8s `ApiObject`s (bodies attached with JsonPatch, which is safe on raw
+ApiObjects); after `to_json()` the emitter turns each into template text. Structure is decided here,
+in Python (which objects exist, for which engine); runtime knobs stay Helm values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cdk8s
+from constructs import Construct
+
+from ..config.base import ValuesModel, ValuesRef
+from .emitter import Emitter, EmitError
+from .helpers import Rule, include
+from .holes import Cond, Expr, HoleRegistry, Kind, Splice, Tpl
+
+
+@dataclass(frozen=True)
+class ChartInfo:
+    """Chart.yaml facts. `app_version` is the pinned engine version (images/versions.yaml)."""
+
+    name: str
+    version: str
+    app_version: str
+    description: str
+    kube_version: str = ">=1.30.0-0"
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass
+class TemplateFile:
+    filename: str
+    objects: list[tuple[cdk8s.ApiObject, Cond | None]] = field(default_factory=list)
+    header: str = ""
+
+
+class HelmChart(cdk8s.Chart):
+    """Base of every variant chart."""
+
+    values_model: type[ValuesModel]
+
+    def __init__(self, scope: Construct, info: ChartInfo, values: ValuesModel):
+        super().__init__(scope, info.name, disable_resource_name_hashes=True)
+        self.info = info
+        self.defaults = values
+        self.v = ValuesRef(type(values))
+        self.registry = HoleRegistry()
+        self.files: dict[str, TemplateFile] = {}
+        self.rules: list[Rule] = []
+        self.extra_helpers: list[str] = []
+
+    # -- naming ----------------------------------------------------------------------------------
+    def include(self, helper: str, kind: Kind = Kind.STR) -> Expr:
+        return include(self.info.name, helper, kind)
+
+    def name(self, suffix: str = "") -> Expr:
+        """Object name: the release's fullname, optionally with a suffix."""
+        if not suffix:
+            return self.include("fullname")
+        return Tpl(f'printf "%s-{suffix}" (include "{self.info.name}.fullname" .)')
+
+    def labels(self, component: str) -> dict:
+        return {"app.kubernetes.io/component": component,
+                "_labels": Splice(f'include "{self.info.name}.labels" .')}
+
+    def selector_labels(self, component: str) -> dict:
+        return {"app.kubernetes.io/component": component,
+                "_selector": Splice(f'include "{self.info.name}.selectorLabels" .')}
+
+    # -- objects ---------------------------------------------------------------------------------
+    def add_object(self, filename: str, api_version: str, kind: str, name: Expr, component: str,
+                   body: dict[str, Any], *, when: Cond | None = None,
+                   annotations: dict[str, str] | None = None) -> cdk8s.ApiObject:
+        """Add one Kubernetes object to `templates/<filename>` (several objects may share a file)."""
+        object_id = f"{filename.removesuffix('.yaml')}-{len(self.files.get(filename, TemplateFile(filename)).objects)}"
+        api_object = cdk8s.ApiObject(self, object_id, api_version=api_version, kind=kind,
+                                     metadata=cdk8s.ApiObjectMetadata(name=self.registry.sentinel(name)))
+        metadata = {"labels": self.labels(component)}
+        if annotations:
+            metadata["annotations"] = annotations
+        for key, value in self.registry.encode(metadata).items():
+            api_object.add_json_patch(cdk8s.JsonPatch.add(f"/metadata/{key}", value))
+        for key, value in self.registry.encode(body).items():
+            api_object.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", value))
+        self.files.setdefault(filename, TemplateFile(filename)).objects.append((api_object, when))
+        return api_object
+
+    def rule(self, name: str, broken: Cond, message: str) -> None:
+        self.rules.append(Rule(name, broken, message))
+
+    # -- rendering -------------------------------------------------------------------------------
+    def render_templates(self) -> dict[str, str]:
+        """templates/<file> -> text. Validation runs from the first template so that `helm template`
+        fails before any object is rendered."""
+        emitter = Emitter(self.registry)
+        rendered: dict[str, str] = {}
+        for index, (filename, template) in enumerate(self.files.items()):
+            docs = []
+            for api_object, when in template.objects:
+                lines = emitter.document(api_object.to_json())
+                if when is not None:
+                    lines = [f"{{{{- if {when.go} }}}}", "---", *lines, "{{- end }}"]
+                else:
+                    lines = ["---", *lines]
+                docs.append("\n".join(lines))
+            head = f'{{{{- include "{self.info.name}.validateValues" . }}}}\n' if index == 0 else ""
+            text = head + "\n".join(docs) + "\n"
+            if "(@h" in text:
+                raise EmitError(f"{filename}: a hole sentinel leaked into the template")
+            rendered[filename] = text
+        return rendered

@@ -1,0 +1,142 @@
+"""Named templates every chart gets in `_helpers.tpl`, and the values-validation define.
+
+Helper names follow `helm create`: `<chart>.name`, `.fullname`, `.labels`, `.selectorLabels`,
+plus `.image` and `.startupFailureThreshold`. Validation follows the Bitnami pattern: one rule per
+mistake, messages collected and `fail`ed once, each naming the values path and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .holes import Cond, Expr, Kind, Tpl
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-field check: when `broken` holds, `helm template` fails with `message`.
+
+    `message` is a Go-template expression producing a string (usually a `printf`), so it can quote
+    the offending values.
+    """
+
+    name: str
+    broken: Cond
+    message: str
+
+
+def include(chart: str, helper: str, kind: Kind = Kind.STR) -> Expr:
+    return Tpl(f'include "{chart}.{helper}" .', kind)
+
+
+def common_helpers(chart: str) -> str:
+    return f'''{{{{/*
+Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names).
+*/}}}}
+{{{{- define "{chart}.name" -}}}}
+{{{{- .Chart.Name | trunc 63 | trimSuffix "-" }}}}
+{{{{- end }}}}
+
+{{{{/*
+Fully qualified app name: "<release>-<chart>", or the release name when it already contains the
+chart name. Truncated to 63 characters because some Kubernetes name fields are limited to that.
+*/}}}}
+{{{{- define "{chart}.fullname" -}}}}
+{{{{- if contains .Chart.Name .Release.Name }}}}
+{{{{- .Release.Name | trunc 63 | trimSuffix "-" }}}}
+{{{{- else }}}}
+{{{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}}}
+{{{{- end }}}}
+{{{{- end }}}}
+
+{{{{/*
+"<chart>-<version>" for the helm.sh/chart label.
+*/}}}}
+{{{{- define "{chart}.chart" -}}}}
+{{{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}}}
+{{{{- end }}}}
+
+{{{{/*
+Labels of every object. The chart version is kept out of selectors (selectors are immutable).
+*/}}}}
+{{{{- define "{chart}.labels" -}}}}
+helm.sh/chart: {{{{ include "{chart}.chart" . }}}}
+{{{{ include "{chart}.selectorLabels" . }}}}
+app.kubernetes.io/version: {{{{ .Chart.AppVersion | quote }}}}
+app.kubernetes.io/managed-by: {{{{ .Release.Service }}}}
+app.kubernetes.io/part-of: leviathan
+{{{{- end }}}}
+
+{{{{/*
+Selector labels: stable for the life of a release.
+*/}}}}
+{{{{- define "{chart}.selectorLabels" -}}}}
+app.kubernetes.io/name: {{{{ include "{chart}.name" . }}}}
+app.kubernetes.io/instance: {{{{ .Release.Name }}}}
+{{{{- end }}}}
+
+{{{{/*
+Image reference "[registry/]repository:tag[@digest]".
+Usage: {{{{ include "{chart}.image" .Values.image }}}}
+*/}}}}
+{{{{- define "{chart}.image" -}}}}
+{{{{- $ref := printf "%s:%s" .repository .tag -}}}}
+{{{{- if .registry }}}}{{{{- $ref = printf "%s/%s" .registry $ref -}}}}{{{{- end }}}}
+{{{{- if .digest }}}}{{{{- $ref = printf "%s@%s" $ref .digest -}}}}{{{{- end }}}}
+{{{{- $ref -}}}}
+{{{{- end }}}}
+
+{{{{/*
+Startup budget in seconds: clamp(2 x weights / read throughput, floor, ceiling). Reading 400 GB from
+NVMe takes minutes and from a network volume far longer; a fixed 5-minute budget kills the pod
+mid-load, forever.
+Usage: {{{{ include "{chart}.startupBudgetSeconds" . }}}}
+*/}}}}
+{{{{- define "{chart}.startupBudgetSeconds" -}}}}
+{{{{- $p := .Values.probes.startup -}}}}
+{{{{- $read := div (mul (int64 .Values.model.sizeGiB) 1024) (int64 .Values.storage.readMiBps) -}}}}
+{{{{- $budget := mul 2 $read -}}}}
+{{{{- $budget = max $budget (int64 $p.floorSeconds) -}}}}
+{{{{- $budget = min $budget (int64 $p.ceilingSeconds) -}}}}
+{{{{- $budget -}}}}
+{{{{- end }}}}
+
+{{{{/*
+startupProbe failureThreshold covering the startup budget.
+*/}}}}
+{{{{- define "{chart}.startupFailureThreshold" -}}}}
+{{{{- $period := int64 .Values.probes.startup.periodSeconds -}}}}
+{{{{- $budget := int64 (include "{chart}.startupBudgetSeconds" .) -}}}}
+{{{{- div (add $budget (sub $period 1)) $period -}}}}
+{{{{- end }}}}
+
+{{{{/*
+Prefix of the environment variables Kubernetes injects for this release's Service
+("<FULLNAME>_SERVICE_HOST"); the test pod uses them, so it needs no cluster DNS.
+*/}}}}
+{{{{- define "{chart}.serviceEnvPrefix" -}}}}
+{{{{- include "{chart}.fullname" . | upper | replace "-" "_" -}}}}
+{{{{- end }}}}
+'''
+
+
+def validation_helper(chart: str, rules: list[Rule]) -> str:
+    checks = "\n".join(
+        f"{{{{- if {rule.broken.go} }}}}\n"
+        f"{{{{- $messages = append $messages ({rule.message}) }}}}\n"
+        f"{{{{- end }}}}"
+        for rule in rules
+    )
+    return f'''{{{{/*
+Cross-field checks. Each broken rule adds one message naming the values path and the fix; all are
+reported at once, at `helm template`/`helm install` time, before anything is created.
+*/}}}}
+{{{{- define "{chart}.validateValues" -}}}}
+{{{{- $messages := list }}}}
+{{{{- /* rules: {", ".join(rule.name for rule in rules)} */}}}}
+{checks}
+{{{{- if $messages }}}}
+{{{{- fail (printf "\\n\\nVALUES VALIDATION:\\n%s" (join "\\n" $messages)) }}}}
+{{{{- end }}}}
+{{{{- end }}}}
+'''

@@ -1,0 +1,44 @@
+"""values.schema.json from a values model.
+
+Helm 3.17 validates with draft-07 (gojsonschema) and Helm >= 3.18.5 / 4 with 2020-12, so the schema
+uses only keywords both understand: `$ref`s are inlined, titles dropped. Every key is `required`
+(values.yaml always provides it, so only a user's `null` - which deletes a key in Helm - trips it),
+unknown keys are rejected, and a root `global` property lets the chart be a subchart.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = defs[node["$ref"].rsplit("/", 1)[-1]]
+            merged = {**_inline(target, defs), **{k: v for k, v in node.items() if k != "$ref"}}
+            return _inline(merged, defs)
+        out = {k: _inline(v, defs) for k, v in node.items() if k not in ("title", "$defs")}
+        if out.get("type") == "object" and "properties" in out:
+            out["required"] = list(out["properties"])
+            out.setdefault("additionalProperties", False)
+        return out
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    return node
+
+
+def values_schema(model: type[BaseModel]) -> dict[str, Any]:
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    schema = _inline(raw, raw.get("$defs", {}))
+    schema["properties"]["global"] = {
+        "type": "object", "description": "Reserved for parent charts (Helm global values).",
+    }
+    schema["required"] = [key for key in schema["required"] if key != "global"]
+    return {"$schema": "http://json-schema.org/draft-07/schema#", **schema}
+
+
+def schema_json(model: type[BaseModel]) -> str:
+    return json.dumps(values_schema(model), indent=2, sort_keys=False) + "\n"

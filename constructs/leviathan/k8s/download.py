@@ -1,0 +1,124 @@
+"""The model-download Job, and the init container that holds the engine until the files are complete.
+
+The Job runs `payloads/hf_download.py` (mounted from a ConfigMap) in the pinned downloader image: it
+checks free space first, resumes partial files, logs progress, and is a no-op when the files are
+already complete. It replaces the seeds' privileged "sysadmin" pod. The Job name carries the release
+revision because a Job's pod template is immutable: every `helm upgrade` gets a fresh Job, which
+finishes at once when nothing is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config.base import block
+from ..helm.chart import HelmChart
+from ..helm.holes import Expr, If, Kind, Tpl
+from . import storage
+
+SCRIPT = Path(__file__).resolve().parent.parent / "payloads" / "hf_download.py"
+MARKER = ".leviathan-complete.json"
+COMPONENT = "model-download"
+
+WAIT_SCRIPT = """\
+for marker in $MARKERS; do
+  until [ -f "$marker" ]; do
+    echo "waiting for the model-download Job to complete $marker"
+    sleep 15
+  done
+done
+echo "model files complete"
+"""
+
+
+def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]) -> dict:
+    """Add the ConfigMap + Job; return the wait-for-model init container for the engine pod."""
+    v = chart.v
+    download = v.download
+    chart.add_object(
+        "download-job.yaml", "v1", "ConfigMap", chart.name("download-script"), COMPONENT,
+        {"data": {"hf_download.py": SCRIPT.read_text()}},
+        when=download.enabled.truthy(),
+    )
+    env = [
+        {"name": "DOWNLOAD_ROOT", "value": v.storage.mount_path},
+        {"name": "DOWNLOAD_SOURCES", "value": sources_json},
+        {"name": "DOWNLOAD_MAX_WORKERS", "value": download.max_workers.as_str()},
+        {"name": "DOWNLOAD_PROGRESS_SECONDS", "value": download.progress_seconds.as_str()},
+        {"name": "DOWNLOAD_FREE_SPACE_MARGIN_GIB", "value": download.free_space_margin_gi_b.as_str()},
+        {"name": "HF_HOME", "value": "/tmp/hf-home"},
+        {"name": "HF_HUB_DISABLE_PROGRESS_BARS", "value": "1"},
+        If(download.hf_token_secret.name.truthy(), [{
+            "name": "HF_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": download.hf_token_secret.name,
+                                           "key": download.hf_token_secret.key}},
+        }]),
+    ]
+    resources = download.resources
+    chart.add_object(
+        "download-job.yaml", "batch/v1", "Job",
+        Tpl(f'printf "%s-download-r%d" (include "{chart.info.name}.fullname" .) (.Release.Revision | int)'),
+        COMPONENT,
+        {"spec": {
+            "backoffLimit": download.backoff_limit,
+            "template": {
+                "metadata": {"labels": chart.selector_labels(COMPONENT)},
+                "spec": {
+                    "restartPolicy": "Never",
+                    # hostPath storage is node-local: download on the node the engine will run on.
+                    "_node": If(v.node_name.truthy(), {"nodeName": v.node_name}),
+                    "nodeSelector": block(v.node_selector),
+                    "tolerations": block(v.tolerations),
+                    "affinity": block(v.affinity),
+                    "imagePullSecrets": block(v.image_pull_secrets),
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
+                                        "fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": "download",
+                        "image": Tpl(f'include "{chart.info.name}.image" {download.image.go}'),
+                        "imagePullPolicy": download.image.pull_policy,
+                        "command": ["python", "/scripts/hf_download.py"],
+                        "env": env,
+                        "resources": {
+                            "requests": {"cpu": resources.cpu.as_str(),
+                                         "memory": Tpl(f'printf "%dGi" ({resources.memory_gi_b.go} | int64)')},
+                            "limits": {"memory": Tpl(f'printf "%dGi" ({resources.memory_gi_b.go} | int64)')},
+                        },
+                        "volumeMounts": [
+                            storage.model_mount(chart, read_only=False),
+                            {"name": "script", "mountPath": "/scripts", "readOnly": True},
+                            {"name": "tmp", "mountPath": "/tmp"},
+                        ],
+                        "securityContext": {"allowPrivilegeEscalation": False,
+                                            "capabilities": {"drop": ["ALL"]}},
+                    }],
+                    "volumes": [
+                        storage.model_volume(chart),
+                        {"name": "script", "configMap": {"name": chart.name("download-script")}},
+                        {"name": "tmp", "emptyDir": {}},
+                    ],
+                },
+            },
+        }},
+        when=download.enabled.truthy(),
+    )
+    markers = " ".join(["%s/%s/" + MARKER] * len(subdirs))
+    args = " ".join(f"{v.storage.mount_path.go} {subdir.go}" for subdir in subdirs)
+    return {
+        "name": "wait-for-model",
+        "image": Tpl(f'include "{chart.info.name}.image" {v.helper_image.go}'),
+        "imagePullPolicy": v.helper_image.pull_policy,
+        "command": ["sh", "-c", WAIT_SCRIPT],
+        "env": [{"name": "MARKERS", "value": Tpl(f'printf "{markers}" {args}')}],
+        "volumeMounts": [storage.model_mount(chart, read_only=True)],
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    }
+
+
+def sources_json(*sources: tuple[Expr, Expr, str, Expr]) -> Expr:
+    """DOWNLOAD_SOURCES as JSON: each source is (repo, revision, Go list of allow patterns, subdir)."""
+    items = " ".join(
+        f'(dict "repo" {repo.go} "revision" {revision.go} "allowPatterns" {patterns} "subdir" {subdir.go})'
+        for repo, revision, patterns, subdir in sources
+    )
+    return Expr(f"list {items} | toJson", Kind.STR)

@@ -1,0 +1,53 @@
+"""`helm test`: GET /v1/models, then one real chat completion through the Service.
+
+The pod finds the Service through the variables Kubernetes injects for it
+(`<FULLNAME>_SERVICE_HOST/_PORT`), so the test works without cluster DNS.
+"""
+
+from __future__ import annotations
+
+from ..helm.chart import HelmChart
+from ..helm.holes import Expr, Tpl
+
+SCRIPT = """\
+set -eu
+url="http://${ENGINE_HOST}:${ENGINE_PORT}"
+echo "GET $url/v1/models"
+models=$(wget -q -T 60 -O - "$url/v1/models")
+echo "$models"
+echo "$models" | grep -q "\\"$MODEL\\"" || { echo "served model $MODEL not listed"; exit 1; }
+body="{\\"model\\":\\"$MODEL\\",\\"messages\\":[{\\"role\\":\\"user\\",\\"content\\":\\"Say hello.\\"}],\\"max_tokens\\":$MAX_TOKENS}"
+echo "POST $url/v1/chat/completions"
+reply=$(wget -q -T 600 -O - --header "Content-Type: application/json" --post-data "$body" "$url/v1/chat/completions")
+echo "$reply"
+echo "$reply" | grep -q '"choices"' || { echo "no choices in the completion"; exit 1; }
+echo "helm test passed"
+"""
+
+
+def add_test_hook(chart: HelmChart, served_model_name: Expr) -> None:
+    v = chart.v
+    prefix = f'(include "{chart.info.name}.serviceEnvPrefix" .)'
+    chart.add_object(
+        "tests/test-openai-api.yaml", "v1", "Pod", chart.name("test-api"), "test",
+        {"spec": {
+            "restartPolicy": "Never",
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "openai-api",
+                "image": Tpl(f'include "{chart.info.name}.image" {v.helper_image.go}'),
+                "imagePullPolicy": v.helper_image.pull_policy,
+                "command": ["sh", "-c", SCRIPT],
+                "env": [
+                    {"name": "ENGINE_HOST", "value": Tpl(f'printf "$(%s_SERVICE_HOST)" {prefix}')},
+                    {"name": "ENGINE_PORT", "value": Tpl(f'printf "$(%s_SERVICE_PORT)" {prefix}')},
+                    {"name": "MODEL", "value": served_model_name},
+                    {"name": "MAX_TOKENS", "value": v.tests.max_tokens.as_str()},
+                ],
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+            }],
+        }},
+        when=v.tests.enabled.truthy(),
+        annotations={"helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation"},
+    )
