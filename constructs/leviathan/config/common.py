@@ -216,5 +216,9 @@ class Download(ValuesModel):
     """Free space to keep on the volume beyond the missing bytes; the Job refuses to start without it."""
     backoff_limit: int = Field(6, ge=0)
     """Retries of the Job; each retry resumes partial files."""
+    run_as_user: int = Field(1000, ge=0)
+    """UID (and GID, fsGroup) of the Job. It must be able to write the model directory: a PVC gets
+    fsGroup, but a hostPath directory keeps its host owner, so use 0 for a root-owned host directory
+    (no privileges or capabilities are granted either way)."""
     resources: DownloadResources = DownloadResources()
     """Resources of the download Job."""

@@ -71,8 +71,10 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
                     "tolerations": block(v.tolerations),
                     "affinity": block(v.affinity),
                     "imagePullSecrets": block(v.image_pull_secrets),
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
-                                        "fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": {
+                        "runAsNonRoot": Expr(f"ne ({download.run_as_user.go} | int64) 0", Kind.BOOL),
+                        "runAsUser": download.run_as_user, "runAsGroup": download.run_as_user,
+                        "fsGroup": download.run_as_user, "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [{
                         "name": "download",
                         "image": Tpl(f'include "{chart.info.name}.image" {download.image.go}'),

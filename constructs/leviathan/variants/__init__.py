@@ -18,10 +18,11 @@ class Variant:
 
 
 def _registry() -> list[Variant]:
-    from . import ktransformers
+    from . import ktransformers, vllm
 
     return [
         Variant(ktransformers.NAME, ktransformers.KtransformersChart, ktransformers.README_NOTES),
+        Variant(vllm.NAME, vllm.VllmChart, vllm.README_NOTES),
     ]
 
 

@@ -1,0 +1,179 @@
+"""Chart `vllm`: DeepSeek-R1-Distill-Llama-70B W4A16 (compressed-tensors, Marlin kernels) on vLLM.
+
+    helm install trojan-horse charts/vllm -f charts/vllm/profiles/trojan-horse.yaml
+"""
+
+from __future__ import annotations
+
+from constructs import Construct
+from pydantic import Field
+
+from .. import versions
+from ..config.base import ValuesModel
+from ..config.common import (EngineValues, Gpus, Image, PvcStorage, Resources, SecretRef, Service,
+                             Storage, UUID_PATTERN)
+from ..engines import vllm
+from ..helm.chart import ChartInfo, HelmChart
+from ..helm.holes import Expr, If, Kind, Tpl
+from ..k8s import storage
+from ..k8s.probes import HealthPaths, add_probe_rules
+from ..k8s.service import add_service
+from ..k8s.test_hook import add_test_hook
+from ..k8s.workload import EngineContainer, add_engine_deployment
+
+NAME = "vllm"
+VERSION = "0.1.0"
+
+
+class Model(ValuesModel):
+    id: str = Field("neuralmagic/DeepSeek-R1-Distill-Llama-70B-quantized.w4a16", min_length=1)
+    """Hugging Face model id (downloaded into the HF cache volume on first start) or a local path under
+    `storage.mountPath`. The model source: required."""
+    revision: str = Field("main", min_length=1)
+    """Branch, tag or commit of the model (`--revision`). Pin a commit for reproducible weights."""
+    served_name: str = Field("deepseek-r1-distill-llama-70b", min_length=1)
+    """Model id the API serves (`--served-model-name`)."""
+    size_gi_b: int = Field(37, ge=1, alias="sizeGiB")
+    """Size of the weights in GiB (70B W4A16: 37 GiB). Drives the startup budget."""
+    hf_token_secret: SecretRef = SecretRef()
+    """Secret with the Hugging Face token for gated/private models. Only ever read from the Secret."""
+
+
+class Engine(ValuesModel):
+    port: int = Field(8000, ge=1, le=65535)
+    """Port vLLM listens on (`--port`)."""
+    tensor_parallel_size: int = Field(1, ge=1, le=16)
+    """GPUs the model is sharded over (`--tensor-parallel-size`); at most the GPUs the pod gets."""
+    gpu_memory_utilization: float = Field(0.92, gt=0, le=1)
+    """Fraction of each GPU's memory vLLM may use for weights + KV cache (`--gpu-memory-utilization`)."""
+    max_model_len: int = Field(32768, ge=0)
+    """Context length (`--max-model-len`). 0: the model's own maximum."""
+    enforce_eager: bool = False
+    """Disable CUDA graphs (`--enforce-eager`): faster start, less VRAM, slower decode. The seed needed
+    it on Blackwell where graph capture hung."""
+    quantization: str = ""
+    """`--quantization` method. Empty: auto-detected from the checkpoint (right for W4A16
+    compressed-tensors); a wrong value makes vLLM refuse to start."""
+    trust_remote_code: bool = False
+    """Allow the model repository's own Python code (`--trust-remote-code`)."""
+    extra_args: list[str] = []
+    """Extra command-line arguments, appended verbatim. Only flags that exist in the pinned vLLM."""
+
+
+class VllmGpus(Gpus):
+    visible_devices: list[str] = Field([], json_schema_extra={"items": {"pattern": UUID_PATTERN}})
+    """Pin GPUs by UUID (`NVIDIA_VISIBLE_DEVICES`, as the seed's "Trojan Horse" split did). The chart
+    then requests no `nvidia.com/gpu`, so the scheduler does not account for them: use it only on a
+    node whose GPUs you assign by hand, with `gpus.count: 0`."""
+
+
+def _pin(name: str) -> Image:
+    pin = versions.image(name)
+    return Image(repository=pin.repository, tag=pin.tag)
+
+
+class VllmValues(EngineValues):
+    model: Model = Model()
+    """Which model to serve."""
+    engine: Engine = Engine()
+    """vLLM server flags."""
+    image: Image = _pin("vllm")
+    """Engine image (pinned vLLM)."""
+    helper_image: Image = _pin("test-client")
+    """Small image with `sh` and `wget` (busybox) for `helm test`."""
+    gpus: VllmGpus = VllmGpus()
+    """GPUs of the engine pod."""
+    storage: Storage = Storage(mount_path="/cache", read_mi_bps=200,
+                               pvc=PvcStorage(create=True, size_gi_b=100))
+    """The Hugging Face cache (`HF_HOME`): a PVC kept on uninstall, so restarts reuse downloaded weights.
+    `readMiBps` is low by default because the first start downloads over the network."""
+    resources: Resources = Resources()
+    """CPU, RAM and /dev/shm of the engine pod."""
+    service: Service = Service(port=8000)
+    """How the OpenAI-compatible API is exposed."""
+
+
+class VllmChart(HelmChart):
+    def __init__(self, scope: Construct, values: VllmValues | None = None):
+        info = ChartInfo(
+            name=NAME, version=VERSION, app_version=versions.image("vllm").app_version,
+            description="A 70B W4A16 model on vLLM with an HF cache volume and size-derived startup budget",
+            keywords=("llm", "vllm", "deepseek", "w4a16", "openai"),
+        )
+        super().__init__(scope, info, values or VllmValues())
+        v = self.v
+        gpus = v.gpus
+        pinned = gpus.visible_devices.truthy()
+        storage.add_model_storage(self)
+        add_engine_deployment(self, EngineContainer(
+            command=vllm.command(),
+            args=vllm.args(v),
+            env=[
+                {"name": "HF_HOME", "value": Tpl(f'printf "%s/huggingface" {v.storage.mount_path.go}')},
+                # vLLM's own wait for the engine core; without it a large load dies after 600 s.
+                {"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": Tpl(f'include "{NAME}.startupBudgetSeconds" .')},
+                {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+                If(pinned, [{"name": "NVIDIA_VISIBLE_DEVICES",
+                             "value": Tpl(f'join "," {gpus.visible_devices.go}')}]),
+                If(v.model.hf_token_secret.name.truthy(), [{
+                    "name": "HF_TOKEN",
+                    "valueFrom": {"secretKeyRef": {"name": v.model.hf_token_secret.name,
+                                                   "key": v.model.hf_token_secret.key}},
+                }]),
+            ],
+            port=v.engine.port,
+            health=HealthPaths(startup="/health", readiness="/health", liveness="/health"),
+            # vLLM downloads into the HF cache on this volume.
+            model_read_only=False,
+            # A Service named "vllm" in the namespace would inject VLLM_PORT=tcp://..., which vLLM
+            # reads as its own port setting and crashes on.
+            enable_service_links=False,
+            gpu_request_when=gpus.count.gt(0) & ~pinned,
+            home_dir="/home/vllm",
+        ))
+        add_service(self)
+        add_test_hook(self, v.model.served_name)
+        add_probe_rules(self)
+        self._rules()
+
+    def _rules(self) -> None:
+        v = self.v
+        gpus, engine = v.gpus, v.engine
+        pinned = gpus.visible_devices.truthy()
+        pinned_count = Expr(f"len {gpus.visible_devices.go}", Kind.INT)
+        self.rule(
+            "gpus.visibleDevices", pinned & gpus.count.gt(0),
+            f'printf "gpus.visibleDevices pins %d GPU(s) by UUID outside the device plugin, but gpus.count=%d '
+            f'also requests GPUs from it. Use one: --set gpus.count=0 to pin, or drop gpus.visibleDevices." '
+            f'(len {gpus.visible_devices.go}) ({gpus.count.go} | int64)')
+        self.rule(
+            "engine.tensorParallelSize", ~pinned & engine.tensor_parallel_size.gt(gpus.count),
+            f'printf "engine.tensorParallelSize=%d needs that many GPUs, but gpus.count=%d. Raise gpus.count '
+            f'or lower tensorParallelSize." ({engine.tensor_parallel_size.go} | int64) ({gpus.count.go} | int64)')
+        self.rule(
+            "engine.tensorParallelSize.pinned", pinned & engine.tensor_parallel_size.gt(pinned_count),
+            f'printf "engine.tensorParallelSize=%d but gpus.visibleDevices pins only %d GPU(s)." '
+            f'({engine.tensor_parallel_size.go} | int64) (len {gpus.visible_devices.go})')
+        self.rule(
+            "gpus.none", ~pinned & ~gpus.count.gt(0),
+            '"gpus: vLLM needs a GPU. Set gpus.count (device plugin) or gpus.visibleDevices (UUID pinning)."')
+
+
+README_NOTES = """\
+## How this chart fixes the seed deployment
+
+* **Pinned image.** The seed ran `vllm/vllm-openai:latest`; the chart pins the build in
+  `images/versions.yaml` and rejects `latest` in `image.tag`.
+* **Only real flags, quantization auto-detected.** `--quantization compressed-tensors` is read from
+  the checkpoint anyway; the chart passes `--quantization` only when `engine.quantization` is set.
+* **A startup budget sized to the weights.** `VLLM_ENGINE_READY_TIMEOUT_S` and the startup probe
+  both derive from `model.sizeGiB / storage.readMiBps`, so a first start that downloads the weights
+  is not killed at vLLM's 600 s default.
+* **No `VLLM_PORT` surprise.** Kubernetes injects `<SERVICE>_PORT=tcp://...` for every Service in
+  the namespace; a Service called `vllm` produces `VLLM_PORT`, which vLLM parses as its port and
+  crashes. The engine pod sets `enableServiceLinks: false`, and its Service and port are never named
+  `vllm`.
+* **GPU pinning by UUID** (`gpus.visibleDevices`) reproduces the seed's split of an RTX PRO 6000
+  (LLM) and an RTX 5090 (image generation) on one node. It bypasses the device plugin, so the
+  scheduler does not know those GPUs are taken: prefer `gpus.count` when you can.
+"""
