@@ -51,6 +51,7 @@ from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path, PurePosixPath  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
+import httpx2  # noqa: E402 - huggingface_hub 2.4.0's own HTTP client, only for its network error type
 from huggingface_hub import HfApi, constants, get_hf_file_metadata, hf_hub_url  # noqa: E402
 from huggingface_hub.errors import (  # noqa: E402
     GatedRepoError,
@@ -127,7 +128,7 @@ def read_settings(env: dict[str, str]) -> Settings:
     )
 
 
-def read_number(env, name, default, kind, minimum):
+def read_number(env: dict[str, str], name: str, default, kind: type, minimum: float):
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -204,13 +205,27 @@ def plan_source(api: HfApi, source: Source, root: Path) -> SourcePlan:
             f"against the repo's file list"
         )
     for remote in wanted:
-        if not is_safe_relative_path(remote.path):
-            raise DownloadError(f"{source.repo} lists an unsafe file path {remote.path!r}; refusing to write it")
+        check_downloadable(source, remote)
     return SourcePlan(source=source, commit=info.sha, files=wanted, local_dir=root / source.subdir)
 
 
+def check_downloadable(source: Source, remote: RemoteFile) -> None:
+    if not is_safe_relative_path(remote.path):
+        raise DownloadError(f"{source.repo} lists an unsafe file path {remote.path!r}; refusing to write it")
+    if remote.size > constants.MAX_HTTP_DOWNLOAD_SIZE:
+        # huggingface_hub (and the Hub) serve files over 50 GB only through Xet, which this script does not use.
+        raise DownloadError(
+            f"{source.repo}: {remote.path} is {gib(remote.size)} GiB, over the Hub's 50 GB plain-HTTP limit; "
+            f"this downloader cannot fetch it"
+        )
+
+
 def describe_hub_error(err: HfHubHTTPError, source: Source) -> str:
-    """Turn a Hub HTTP error into one actionable sentence (order matters: GatedRepoError is a RepositoryNotFoundError)."""
+    """Turn a Hub HTTP error into one actionable sentence.
+
+    Order matters: GatedRepoError is a RepositoryNotFoundError, and the Hub answers 401 both for a bad token
+    and (as RepositoryNotFoundError) for a private repo without one.
+    """
     repo = source.repo
     status = err.response.status_code if err.response is not None else None
     if isinstance(err, GatedRepoError):
@@ -226,7 +241,10 @@ def describe_hub_error(err: HfHubHTTPError, source: Source) -> str:
             f"the token secret (HF_TOKEN) may be missing or lack access"
         )
     if status == 401:
-        return f"authentication failed for {repo} (HTTP 401): the token secret (HF_TOKEN) may be missing, expired or wrong"
+        return (
+            f"authentication failed for {repo} (HTTP 401): the token secret (HF_TOKEN) may be missing, "
+            f"expired or wrong"
+        )
     if status == 403:
         return f"access to {repo} forbidden (HTTP 403): the token in the HF_TOKEN secret lacks read permission"
     return f"the Hub refused a request for {repo} (HTTP {status}): {first_line(str(err))}"
@@ -307,7 +325,10 @@ def check_free_space(settings: Settings, needed: int) -> None:
             f"+ {gib(settings.margin_bytes)} GiB margin, but only {gib(free)} GiB is free; "
             f"grow the volume (PVC size) or free space on it"
         )
-    log(f"free space on {settings.root}: {gib(free)} GiB, needed {gib(needed)} GiB + {gib(settings.margin_bytes)} GiB margin")
+    log(
+        f"free space on {settings.root}: {gib(free)} GiB, "
+        f"needed {gib(needed)} GiB + {gib(settings.margin_bytes)} GiB margin"
+    )
 
 
 def free_bytes(settings: Settings) -> int:
@@ -426,7 +447,7 @@ class ProgressLogger:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            pass
+            self.log_once()
 
     def log_once(self) -> None:
         now, done = time.monotonic(), self._on_disk()
@@ -459,7 +480,9 @@ def format_duration(seconds: float) -> str:
 
 
 def verify_sizes(plan: SourcePlan) -> None:
-    wrong = [f"{f.path} ({file_size(final_path(plan, f))} != {f.size})" for f in plan.files if not is_complete(plan, f)]
+    wrong = [
+        f"{f.path} ({file_size(final_path(plan, f))} != {f.size})" for f in plan.files if not is_complete(plan, f)
+    ]
     if wrong:
         raise DownloadError(f"{plan.source.repo}: size check failed after download for {', '.join(wrong)}")
 
@@ -508,13 +531,12 @@ def run(settings: Settings) -> None:
         )
         discard_unusable_data(plan)
 
-    needed = missing_bytes(plans)
-    if needed == 0 and all(is_complete(p, f) for p in plans for f in p.files):
+    if all(is_complete(p, f) for p in plans for f in p.files):
         for plan in plans:
             write_marker(plan)
         log("model already complete on the volume; nothing to download")
         return
-    check_free_space(settings, needed)
+    check_free_space(settings, missing_bytes(plans))
 
     for plan in plans:
         remove_marker(plan)
@@ -527,7 +549,8 @@ def run(settings: Settings) -> None:
     for plan in plans:
         verify_sizes(plan)
         write_marker(plan)
-    log(f"download complete: {sum(len(p.files) for p in plans)} file(s), {format_bytes(sum(p.total_bytes for p in plans))}")
+    file_count, total = sum(len(p.files) for p in plans), sum(p.total_bytes for p in plans)
+    log(f"download complete: {file_count} file(s), {format_bytes(total)}")
 
 
 def main() -> int:
@@ -537,6 +560,16 @@ def main() -> int:
         return 0
     except DownloadError as err:
         message = str(err)
+    except PermissionError as err:
+        message = (
+            f"permission denied on {err.filename}: the Job's runAsUser/fsGroup cannot write the model volume "
+            f"(hostPath volumes ignore fsGroup: the directory must be owned by or writable for that UID)"
+        )
+    except httpx2.TransportError as err:
+        message = (
+            f"cannot reach the Hub at {constants.ENDPOINT} ({type(err).__name__}: {first_line(str(err))}): "
+            f"check the pod's network egress, proxy settings and HF_ENDPOINT; re-running resumes the download"
+        )
     except Exception as err:  # noqa: BLE001 - any failure must end the Job with a readable line
         message = f"unexpected {type(err).__name__}: {first_line(str(err))}"
     if token:
