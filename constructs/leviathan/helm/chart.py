@@ -75,7 +75,7 @@ class HelmChart(cdk8s.Chart):
     # -- objects ---------------------------------------------------------------------------------
     def add_object(self, filename: str, api_version: str, kind: str, name: Expr, component: str,
                    body: dict[str, Any], *, when: Cond | None = None,
-                   annotations: dict[str, str] | None = None) -> cdk8s.ApiObject:
+                   annotations: dict | None = None) -> cdk8s.ApiObject:
         """Add one Kubernetes object to `templates/<filename>` (several objects may share a file)."""
         object_id = f"{filename.removesuffix('.yaml')}-{len(self.files.get(filename, TemplateFile(filename)).objects)}"
         api_object = cdk8s.ApiObject(self, object_id, api_version=api_version, kind=kind,

@@ -34,6 +34,8 @@ class EngineContainer:
     enable_service_links: bool = True
     gpu_request_when: Cond | None = None
     home_dir: str = "/home/engine"
+    # Facts the chart derived (startup budget, RAM needed), shown to operators as annotations.
+    annotations: dict = field(default_factory=dict)
 
 
 def gib(expr) -> Tpl:
@@ -103,9 +105,15 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
     }
     if not engine.init_containers:
         del pod_spec["initContainers"]
+    annotations = {
+        "leviathan.dev/weights-gib": v.model.size_gi_b.as_str(),
+        "leviathan.dev/startup-budget-seconds": chart.include("startupBudgetSeconds"),
+        **engine.annotations,
+    }
     chart.add_object(
         "deployment.yaml", "apps/v1", "Deployment", chart.name(), COMPONENT,
-        {"spec": {
+        annotations=annotations,
+        body={"spec": {
             "replicas": 1,
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": chart.selector_labels(COMPONENT)},

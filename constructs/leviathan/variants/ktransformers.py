@@ -170,6 +170,8 @@ class KtransformersChart(HelmChart):
                                                  "readOnly": True}])],
             extra_volumes=[If(generated_rules, [{"name": "optimize-rules",
                                                   "configMap": {"name": self.name("optimize-rules")}}])],
+            annotations={"leviathan.dev/host-memory-needed-gib": Tpl(
+                f"add ({v.model.size_gi_b.go} | int64) ({v.model.host_overhead_gi_b.go} | int64) | toString")},
         ))
         add_service(self)
         add_test_hook(self, v.model.served_name)

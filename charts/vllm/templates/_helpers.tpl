@@ -1,0 +1,132 @@
+{{/*
+Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names).
+*/}}
+{{- define "vllm.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name: "<release>-<chart>", or the release name when it already contains the
+chart name. Truncated to 63 characters because some Kubernetes name fields are limited to that.
+*/}}
+{{- define "vllm.fullname" -}}
+{{- if contains .Chart.Name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
+"<chart>-<version>" for the helm.sh/chart label.
+*/}}
+{{- define "vllm.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every object. The chart version is kept out of selectors (selectors are immutable).
+*/}}
+{{- define "vllm.labels" -}}
+helm.sh/chart: {{ include "vllm.chart" . }}
+{{ include "vllm.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: leviathan
+{{- end }}
+
+{{/*
+Selector labels: stable for the life of a release.
+*/}}
+{{- define "vllm.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vllm.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Image reference "[registry/]repository:tag[@digest]".
+Usage: {{ include "vllm.image" .Values.image }}
+*/}}
+{{- define "vllm.image" -}}
+{{- $ref := printf "%s:%s" .repository .tag -}}
+{{- if .registry }}{{- $ref = printf "%s/%s" .registry $ref -}}{{- end }}
+{{- if .digest }}{{- $ref = printf "%s@%s" $ref .digest -}}{{- end }}
+{{- $ref -}}
+{{- end }}
+
+{{/*
+Startup budget in seconds: clamp(2 x weights / read throughput, floor, ceiling). Reading 400 GB from
+NVMe takes minutes and from a network volume far longer; a fixed 5-minute budget kills the pod
+mid-load, forever.
+Usage: {{ include "vllm.startupBudgetSeconds" . }}
+*/}}
+{{- define "vllm.startupBudgetSeconds" -}}
+{{- $p := .Values.probes.startup -}}
+{{- $read := div (mul (int64 .Values.model.sizeGiB) 1024) (int64 .Values.storage.readMiBps) -}}
+{{- $budget := mul 2 $read -}}
+{{- $budget = max $budget (int64 $p.floorSeconds) -}}
+{{- $budget = min $budget (int64 $p.ceilingSeconds) -}}
+{{- $budget -}}
+{{- end }}
+
+{{/*
+startupProbe failureThreshold covering the startup budget.
+*/}}
+{{- define "vllm.startupFailureThreshold" -}}
+{{- $period := int64 .Values.probes.startup.periodSeconds -}}
+{{- $budget := int64 (include "vllm.startupBudgetSeconds" .) -}}
+{{- div (add $budget (sub $period 1)) $period -}}
+{{- end }}
+
+{{/*
+Prefix of the environment variables Kubernetes injects for this release's Service
+("<FULLNAME>_SERVICE_HOST"); the test pod uses them, so it needs no cluster DNS.
+*/}}
+{{- define "vllm.serviceEnvPrefix" -}}
+{{- include "vllm.fullname" . | upper | replace "-" "_" -}}
+{{- end }}
+
+{{/*
+Cross-field checks. Each broken rule adds one message naming the values path and the fix; all are
+reported at once, at `helm template`/`helm install` time, before anything is created.
+*/}}
+{{- define "vllm.validateValues" -}}
+{{- $messages := list }}
+{{- /* rules: storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, resources.memory.request, service.nodePort, probes.startup.bounds, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
+{{- if and (.Values.storage.hostPath.path) (or (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create)) }}
+{{- $messages = append $messages ("storage: both storage.hostPath.path and a PVC are set. Choose one: a node-local directory (--set storage.pvc.create=false,storage.pvc.existingClaim=) or a PVC (--set storage.hostPath.path=).") }}
+{{- end }}
+{{- if and (and (not (.Values.storage.hostPath.path)) (not (.Values.storage.pvc.existingClaim))) (not (.Values.storage.pvc.create)) }}
+{{- $messages = append $messages ("storage: no model storage. Set storage.hostPath.path to the mounted NVMe directory, storage.pvc.existingClaim, or storage.pvc.create=true with storage.pvc.sizeGiB.") }}
+{{- end }}
+{{- if and (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create) }}
+{{- $messages = append $messages ("storage.pvc: existingClaim and create=true are both set. Use the existing claim or create one, not both.") }}
+{{- end }}
+{{- if and (.Values.storage.pvc.create) (lt (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64)) }}
+{{- $messages = append $messages (printf "storage.pvc.sizeGiB: %d GiB cannot hold the %d GiB of weights. Raise it, e.g. --set storage.pvc.sizeGiB=%d" (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64) (add (.Values.model.sizeGiB | int64) (div (.Values.model.sizeGiB | int64) 10) 10)) }}
+{{- end }}
+{{- if gt (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64) }}
+{{- $messages = append $messages (printf "resources.memory: requestGiB (%d) is above limitGiB (%d). Lower the request or raise the limit." (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64)) }}
+{{- end }}
+{{- if and (not (eq .Values.service.type "NodePort")) (gt (.Values.service.nodePort | int64) 0) }}
+{{- $messages = append $messages (printf "service.nodePort=%d only applies to a NodePort Service, but service.type is %s. Use --set service.type=NodePort, or drop service.nodePort." (.Values.service.nodePort | int64) .Values.service.type) }}
+{{- end }}
+{{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
+{{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}
+{{- end }}
+{{- if and (.Values.gpus.visibleDevices) (gt (.Values.gpus.count | int64) 0) }}
+{{- $messages = append $messages (printf "gpus.visibleDevices pins %d GPU(s) by UUID outside the device plugin, but gpus.count=%d also requests GPUs from it. Use one: --set gpus.count=0 to pin, or drop gpus.visibleDevices." (len .Values.gpus.visibleDevices) (.Values.gpus.count | int64)) }}
+{{- end }}
+{{- if and (not (.Values.gpus.visibleDevices)) (gt (.Values.engine.tensorParallelSize | int64) (.Values.gpus.count | int64)) }}
+{{- $messages = append $messages (printf "engine.tensorParallelSize=%d needs that many GPUs, but gpus.count=%d. Raise gpus.count or lower tensorParallelSize." (.Values.engine.tensorParallelSize | int64) (.Values.gpus.count | int64)) }}
+{{- end }}
+{{- if and (.Values.gpus.visibleDevices) (gt (.Values.engine.tensorParallelSize | int64) (len .Values.gpus.visibleDevices | int64)) }}
+{{- $messages = append $messages (printf "engine.tensorParallelSize=%d but gpus.visibleDevices pins only %d GPU(s)." (.Values.engine.tensorParallelSize | int64) (len .Values.gpus.visibleDevices)) }}
+{{- end }}
+{{- if and (not (.Values.gpus.visibleDevices)) (not (gt (.Values.gpus.count | int64) 0)) }}
+{{- $messages = append $messages ("gpus: vLLM needs a GPU. Set gpus.count (device plugin) or gpus.visibleDevices (UUID pinning).") }}
+{{- end }}
+{{- if $messages }}
+{{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $messages)) }}
+{{- end }}
+{{- end }}

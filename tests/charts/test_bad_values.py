@@ -1,0 +1,91 @@
+"""Bad input fails before anything is created, with a message that names the field and the fix.
+
+Schema violations come from values.schema.json (both `helm template` and `helm install`); cross-field
+mistakes from the chart's `validateValues` rules.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import CHART_NAMES
+
+SCHEMA_CASES = [
+    # (chart, --set-json pairs, text that must appear in the error)
+    ("ktransformers", {"gpus.count": "two"}, "gpus/count"),
+    ("ktransformers", {"gpus.count": -1}, "gpus/count"),
+    ("vllm", {"gpus.count": -1}, "gpus/count"),
+    ("ktransformers", {"engine.cpuInfr": 96}, "cpuInfr"),
+    ("vllm", {"resources.memory.limitGiB": "400Gi"}, "limitGiB"),
+    ("ktransformers", {"image.tag": "latest"}, "image/tag"),
+    ("vllm", {"model.id": ""}, "model/id"),
+    ("vllm", {"model.id": None}, "id"),
+    ("ktransformers", {"model.gguf.quant": ""}, "model/gguf/quant"),
+    ("ktransformers", {"service.type": "LoadBalancer"}, "service/type"),
+    ("vllm", {"engine.gpuMemoryUtilization": 1.5}, "gpuMemoryUtilization"),
+    ("vllm", {"gpus.visibleDevices": ["not-a-uuid"]}, "visibleDevices"),
+    ("ktransformers", {"storage.mountPath": "models"}, "storage/mountPath"),
+]
+
+CROSS_FIELD_CASES = [
+    ("ktransformers", {"gpus.count": 2, "engine.backendType": "ktransformers", "gpus.layerSplit": [20, 20, 21]},
+     "gpus.layerSplit has 3 entries but gpus.count is 2"),
+    ("ktransformers", {"gpus.count": 2, "engine.backendType": "ktransformers", "gpus.layerSplit": [30, 30]},
+     "gpus.layerSplit adds up to 60 layers but model.numLayers is 61"),
+    ("ktransformers", {"gpus.count": 2}, "engine.backendType: balance_serve runs a single GPU engine process"),
+    ("ktransformers", {"resources.memory.limitGiB": 384},
+     "resources.memory.limitGiB=384 is below the 377 GiB of weights + 24 GiB overhead"),
+    ("ktransformers", {"storage.hostPath.path": "/var/mnt/data/models"},
+     "both storage.hostPath.path and a PVC are set"),
+    ("vllm", {"storage.pvc.create": False}, "storage: no model storage"),
+    ("ktransformers", {"storage.pvc.existingClaim": "x"}, "existingClaim and create=true are both set"),
+    ("ktransformers", {"storage.pvc.sizeGiB": 100}, "storage.pvc.sizeGiB: 100 GiB cannot hold the 377 GiB"),
+    ("vllm", {"service.nodePort": 30001}, "service.nodePort=30001 only applies to a NodePort Service"),
+    ("vllm", {"engine.tensorParallelSize": 2}, "engine.tensorParallelSize=2 needs that many GPUs"),
+    ("vllm", {"gpus.visibleDevices": ["GPU-f4f210c1-5a52-7267-979e-fe922961190a"]},
+     "gpus.visibleDevices pins 1 GPU(s) by UUID outside the device plugin"),
+    ("ktransformers", {"resources.cpu.limit": 16}, "engine.cpuInfer=32 threads exceeds resources.cpu.limit=16"),
+    ("vllm", {"resources.memory.requestGiB": 100}, "resources.memory: requestGiB (100) is above limitGiB (64)"),
+    ("vllm", {"probes.startup.ceilingSeconds": 60}, "probes.startup: ceilingSeconds (60) is below floorSeconds"),
+]
+
+
+def sets(pairs: dict) -> list[str]:
+    return [arg for key, value in pairs.items() for arg in ("--set-json", f"{key}={json.dumps(value)}")]
+
+
+@pytest.mark.parametrize(("chart", "pairs", "message"), SCHEMA_CASES, ids=lambda x: str(x)[:40])
+@pytest.mark.parametrize("command", ["template", "install"])
+def test_schema_rejects_bad_values(helm, charts_dir, command, chart, pairs, message):
+    args = [command, "bad", str(charts_dir / chart), *sets(pairs)]
+    if command == "install":
+        args.append("--dry-run=client")
+    result = helm.run(*args)
+    assert result.returncode != 0, f"{pairs} was accepted"
+    assert "schema" in result.stderr.lower(), result.stderr
+    assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("chart", "pairs", "message"), CROSS_FIELD_CASES, ids=lambda x: str(x)[:40])
+def test_cross_field_mistakes_fail_with_an_actionable_message(helm, charts_dir, chart, pairs, message):
+    result = helm.run("template", "bad", str(charts_dir / chart), *sets(pairs))
+    assert result.returncode != 0, f"{pairs} was accepted"
+    assert "VALUES VALIDATION" in result.stderr
+    assert message in result.stderr, result.stderr
+    assert "---" not in result.stdout, "something was half-rendered"
+
+
+@pytest.mark.parametrize(("chart", "pairs", "message"), CROSS_FIELD_CASES[:3], ids=lambda x: str(x)[:40])
+def test_helm3_reports_the_same_cross_field_mistakes(helm3, charts_dir, chart, pairs, message):
+    result = helm3.run("template", "bad", str(charts_dir / chart), *sets(pairs))
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("chart", CHART_NAMES)
+def test_unknown_top_level_key_is_rejected_but_global_is_allowed(helm, charts_dir, chart):
+    bad = helm.run("template", "x", str(charts_dir / chart), "--set", "replicas=2")
+    assert bad.returncode != 0 and "replicas" in bad.stderr
+    ok = helm.run("template", "x", str(charts_dir / chart), "--set", "global.foo=bar")
+    assert ok.returncode == 0, ok.stderr

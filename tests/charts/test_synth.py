@@ -1,0 +1,46 @@
+"""Synth is deterministic, and what is committed under charts/ and rendered/ is what synth writes."""
+
+from __future__ import annotations
+
+import difflib
+import filecmp
+from pathlib import Path
+
+from leviathan.synth import ROOT, synth
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_two_synths_are_byte_identical(synth_root, tmp_path):
+    synth(tmp_path, log=lambda *_: None)
+    for part in ("charts", "rendered"):
+        first, second = tree(synth_root / part), tree(tmp_path / part)
+        assert first.keys() == second.keys()
+        changed = [name for name in first if first[name] != second[name]]
+        assert not changed, f"non-deterministic output: {changed}"
+
+
+def test_committed_output_is_up_to_date(synth_root):
+    """Golden check: a failing diff shows exactly which rendered line changed; run `make synth`."""
+    for part in ("charts", "rendered"):
+        fresh, committed = tree(synth_root / part), tree(ROOT / part)
+        assert fresh.keys() == committed.keys(), (
+            f"{part}/ files differ from a fresh synth; run `make synth`: "
+            f"missing={sorted(fresh.keys() - committed.keys())} extra={sorted(committed.keys() - fresh.keys())}")
+        for name in fresh:
+            if fresh[name] != committed[name]:
+                diff = difflib.unified_diff(
+                    committed[name].decode().splitlines(), fresh[name].decode().splitlines(),
+                    f"committed/{part}/{name}", f"fresh/{part}/{name}", lineterm="", n=2)
+                raise AssertionError("run `make synth`:\n" + "\n".join(list(diff)[:80]))
+
+
+def test_chart_directories_have_the_helm_layout(charts_dir):
+    for chart in charts_dir.iterdir():
+        for required in ("Chart.yaml", "values.yaml", "values.schema.json", "README.md",
+                         "templates/_helpers.tpl", "templates/NOTES.txt", "templates/deployment.yaml",
+                         "templates/service.yaml", "templates/tests/test-openai-api.yaml"):
+            assert (chart / required).is_file(), f"{chart.name}: missing {required}"
+    assert not filecmp.dircmp(charts_dir, charts_dir).diff_files
