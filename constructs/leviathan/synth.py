@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,10 +102,13 @@ def synth(root: Path = ROOT, log=print) -> list[Path]:
         log(f">> synth: charts/{variant.name} ({len(profiles)} profiles)")
     for chart_name in {b.chart for b in bundles}:
         shutil.rmtree(rendered_dir / chart_name, ignore_errors=True)
-    for bundle in bundles:
+    # helm processes are independent: render the bundles concurrently, write them in a fixed order.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        texts = list(pool.map(lambda bundle: render_bundle(bundle, charts_dir), bundles))
+    for bundle, text in zip(bundles, texts):
         out = rendered_dir / bundle.chart / f"{bundle.profile}.yaml"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render_bundle(bundle, charts_dir))
+        out.write_text(text)
         written.append(out)
         log(f">> synth: rendered/{bundle.chart}/{bundle.profile}.yaml")
     log(f">> synth: done in {time.perf_counter() - started:.2f} s")
