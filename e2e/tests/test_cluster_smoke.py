@@ -21,7 +21,7 @@ IMAGE = "leviathan-e2e/busybox-httpd:1"
 def web_image(cluster, tmp_path_factory) -> str:
     tar = tmp_path_factory.mktemp("images") / "busybox-httpd.tar"
     busybox_image(IMAGE, tar, files={"/www/health": b"ok\n", "/www/index.html": b"hello\n"},
-                  entrypoint=["/bin/httpd", "-f", "-v", "-p", "8080", "-h", "/www"],
+                  entrypoint=["/bin/busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/www"],
                   exposed_ports=["8080"])
     cluster.load_image(tar)
     return IMAGE
@@ -79,19 +79,22 @@ def test_pod_service_proxy_and_dns(cluster, kubectl, namespace, web_image):
     # ... and the pod proxy
     assert kubectl.raw(f"/api/v1/namespaces/{ns}/pods/web:8080/proxy/health").strip() == "ok"
 
-    # 2) in-cluster: Service name via cluster DNS + ClusterIP via kube-proxy
+    # 2) in-cluster: ClusterIP via kube-proxy, then the Service name via cluster DNS
     _apply(kubectl, ns, _pod("client", web_image, command=["sleep", "3600"]))
     _wait_ready(kubectl, ns, "client")
     resolv = kubectl("exec", "-n", ns, "client", "--", "cat", "/etc/resolv.conf").stdout
     assert "10.255.255.53" not in resolv, resolv
-    out = kubectl("exec", "-n", ns, "client", "--", "wget", "-q", "-T", "5", "-O", "-",
-                  f"http://web.{ns}.svc.cluster.local/health", check=False)
-    if cluster.name == "local" and "nameserver" not in resolv:
-        pytest.skip("local cluster without CoreDNS binary: no cluster DNS")
+    assert "nameserver" in resolv, resolv
+    ip = kubectl("get", "svc", "web", "-n", ns, "-o", "jsonpath={.spec.clusterIP}").stdout
+    out = kubectl("exec", "-n", ns, "client", "--", "timeout", "5", "wget", "-q", "-O", "-",
+                  f"http://{ip}/health", check=False)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
-    out = kubectl("exec", "-n", ns, "client", "--", "wget", "-q", "-T", "5", "-O", "-",
-                  "http://web/health")
-    assert out.stdout.strip() == "ok"
+    if cluster.name == "local" and cluster.dns_ip is None:
+        pytest.skip("local cluster without CoreDNS binary: no cluster DNS")
+    for url in (f"http://web.{ns}.svc.cluster.local/health", "http://web/health"):
+        out = kubectl("exec", "-n", ns, "client", "--", "timeout", "5", "wget", "-q", "-O", "-",
+                      url, check=False)
+        assert out.returncode == 0 and out.stdout.strip() == "ok", (url, out.stderr)
 
 
 def test_pvc_binds_on_default_storageclass(kubectl, namespace, web_image):
@@ -149,10 +152,10 @@ def test_pod_egress_is_confined(cluster, kubectl, namespace, web_image):
         ns = namespace
         _apply(kubectl, ns, _pod("probe", web_image, command=["sleep", "3600"]))
         _wait_ready(kubectl, ns, "probe")
-        ok = kubectl("exec", "-n", ns, "probe", "--", "wget", "-q", "-T", "3", "-O", "-",
+        ok = kubectl("exec", "-n", ns, "probe", "--", "timeout", "3", "wget", "-q", "-O", "-",
                      f"http://{cfg.node_ip}:{port}/", check=False)
         assert ok.stdout.strip() == "reached", ok.stderr
-        blocked = kubectl("exec", "-n", ns, "probe", "--", "wget", "-q", "-T", "3", "-O", "-",
+        blocked = kubectl("exec", "-n", ns, "probe", "--", "timeout", "3", "wget", "-q", "-O", "-",
                           f"http://{host_ip}:{port}/", check=False)
         assert blocked.returncode != 0 and "reached" not in blocked.stdout
     finally:

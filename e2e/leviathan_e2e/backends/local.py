@@ -185,9 +185,14 @@ oom_score = 0
   stream_server_port = "0"
   enable_selinux = false
   disable_apparmor = true
-  restrict_oom_score_adj = false
+  # This host withholds CAP_SYS_RESOURCE even from root, so negative oom_score_adj
+  # (kubelet asks -998 for sandboxes, -997 for Guaranteed pods) fails in runc's nsexec
+  # ("can't get final child's PID from pipe: EOF"). Clamp to containerd's own score (0).
+  restrict_oom_score_adj = true
   tolerate_missing_hugetlb_controller = true
   max_container_log_line_size = 16384
+  # pod netns bind mounts under our state dir instead of /run/netns
+  netns_mounts_under_state_dir = true
 
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{CNI_BIN_DIR}"
@@ -264,6 +269,7 @@ def render_kube_proxy_config(cfg: LocalConfig, kubeconfig: Path) -> dict:
         "metricsBindAddress": "127.0.0.1:10249",
         "nodePortAddresses": [f"{cfg.node_ip}/32"],
         "iptables": {"localhostNodePorts": False, "masqueradeAll": False},
+        "oomScoreAdj": 0,  # negative values need CAP_SYS_RESOURCE, which this host withholds
         # 0 = leave the host's conntrack sysctls alone
         "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s",
                       "tcpCloseWaitTimeout": "0s"},
@@ -832,8 +838,13 @@ class LocalBackend(ClusterBackend):
         self.load_image(pause.path)
         self._log("containerd ready, pause image (catatonit -P) imported")
 
+        # kubelet's resolvConf (used for dnsPolicy Default, and for ClusterFirst when
+        # there is no cluster DNS). It must name a nameserver: with none, containerd
+        # copies the host's /etc/resolv.conf (10.255.255.53) into the sandbox. The node
+        # IP is CoreDNS when enabled, else a closed port that fails fast.
         (r / "kubelet" / "resolv.conf").write_text(
-            "# leviathan-e2e: intentionally empty; pods never get the host resolver\n")
+            "# leviathan-e2e: never the host resolver\n"
+            f"nameserver {cfg.node_ip}\noptions ndots:1\n")
         dns = self._dns_enabled()
         (r / "kubelet" / "config.json").write_text(
             json.dumps(render_kubelet_config(cfg, self.pki_dir, dns), indent=2))
@@ -1213,7 +1224,8 @@ class LocalBackend(ClusterBackend):
                 cmd = (d / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if any(n in cmd for n in needles) or (str(self.cfg.bin_dir) in cmd and "kube" in cmd):
+            argv0 = cmd.split("\0", 1)[0]
+            if any(n in cmd for n in needles) or argv0.startswith(str(self.cfg.bin_dir) + "/"):
                 left.append(f"process {d.name}: {cmd.replace(chr(0), ' ')[:120]}")
         roots = [self.run_dir, self.cfg.kubelet_root]
         left += [f"mount {m}" for m in _mountpoints() if _under(m, roots)]

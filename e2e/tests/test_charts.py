@@ -1,0 +1,126 @@
+"""Every chart, installed for real: health flows, GPUs, Helm lifecycle.
+
+A chart joins by adding `e2e/values/<chart>.yaml` (mock-engine image, small sizes). The mock engines
+reproduce the real engines' observable start-up (KTransformers: port closed while loading; vLLM:
+refused until ready; see images/mock-engine), so the chart's probes are exercised as they would be
+against the real thing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from leviathan_e2e.release import REPO, Release, wait_for
+
+pytestmark = pytest.mark.e2e
+
+VALUES = sorted((REPO / "e2e" / "values").glob("*.yaml"))
+CHARTS = [path.stem for path in VALUES]
+ENGINE_PORT = {"ktransformers": 10002, "vllm": 8000}
+# The e2e values give a 20 s startup budget (floor), probed every 2 s.
+LOAD_WITHIN_BUDGET = "12"
+LOAD_BEYOND_BUDGET = "300"
+# Over-asking for GPUs: a valid release that cannot fit the node's 4 fake GPUs.
+TOO_MANY_GPUS = {"ktransformers": ["gpus.count=8", "engine.backendType=ktransformers"],
+                 "vllm": ["gpus.count=8"]}
+
+
+@pytest.fixture
+def release(request, kubectl, namespace, mock_engine_image, fake_gpus) -> Release:
+    chart = request.param
+    return Release(name="lev", chart=chart, namespace=namespace, kubectl=kubectl)
+
+
+def values(chart: str) -> list:
+    return [REPO / "e2e" / "values" / f"{chart}.yaml"]
+
+
+def load_seconds(seconds: str) -> str:
+    return f"extraEnv[0].name=MOCK_LOAD_SECONDS,extraEnv[0].value={seconds}"
+
+
+@pytest.mark.parametrize("release", CHARTS, indirect=True)
+def test_lifecycle_install_probe_gpu_test_upgrade_rollback_uninstall(release):
+    chart = release.chart
+    # A load shorter than the startup budget is tolerated: --wait returns once Ready, no restart.
+    release.install(values(chart), [load_seconds(LOAD_WITHIN_BUDGET)])
+    pod = release.engine_pod()
+    assert release.ready(pod) and release.restarts(pod) == 0
+
+    # The RuntimeClass is used, and the pod got its fake GPU from the device plugin.
+    assert pod["spec"]["runtimeClassName"] == "nvidia"
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert release.exec_env(pod, "NVIDIA_VISIBLE_DEVICES").startswith("GPU-")
+
+    # Readiness gates the Service: the ready pod is its one endpoint.
+    assert release.ready_endpoints() == 1
+
+    # helm test: GET /v1/models and one chat completion through the Service.
+    result = release.helm("test", release.name, "--logs", timeout=300)
+    assert "helm test passed" in result.stdout, result.stdout
+
+    # Liveness restarts a hung engine (the mock stops answering after POST /mock/hang).
+    release.pod_http(pod, ENGINE_PORT[chart], "/mock/hang", post=True)
+    wait_for("liveness restart of the hung engine",
+             lambda: release.restarts(release.engine_pod()) >= 1, timeout=120)
+    wait_for("engine ready again", lambda: release.ready(release.engine_pod()), timeout=120)
+
+    # helm upgrade of a value rolls out a new pod; helm rollback restores the old one.
+    served = lambda: release.engine_pod()["spec"]["containers"][0]["args"]  # noqa: E731
+    original = served()
+    release.helm("upgrade", release.name, str(REPO / "charts" / chart), "--reuse-values",
+                 "--set", "engine.maxModelLen=16384" if chart == "vllm" else "engine.maxNewTokens=512",
+                 "--wait", "--timeout", "4m")
+    upgraded = served()
+    assert upgraded != original
+    release.helm("rollback", release.name, "1", "--wait", "--timeout", "4m")
+    wait_for("rollback to the original args", lambda: served() == original, timeout=120)
+
+    # helm uninstall removes everything but the model volume (resource-policy: keep).
+    release.helm("uninstall", release.name, "--wait", "--timeout", "2m")
+    leftovers = release.get("deployments,services,pods,configmaps,jobs")["items"]
+    assert [o["metadata"]["name"] for o in leftovers if o["kind"] != "ConfigMap"
+            or o["metadata"]["name"] != "kube-root-ca.crt"] == []
+    claims = release.get("persistentvolumeclaims")["items"]
+    assert [c["metadata"]["name"] for c in claims] == [f"lev-{chart}-models"]
+
+
+@pytest.mark.parametrize("release", CHARTS, indirect=True)
+def test_load_longer_than_the_startup_budget_is_restarted(release):
+    release.install(values(release.chart), [load_seconds(LOAD_BEYOND_BUDGET)], wait=False)
+    pod = wait_for("engine pod running", lambda: [p for p in release.engine_pods()
+                                                  if p["status"].get("phase") == "Running"], timeout=120)[0]
+    # While it loads, readiness keeps it out of the Service.
+    assert not release.ready(pod)
+    assert release.ready_endpoints() == 0
+    wait_for("restart after the startup budget", lambda: release.restarts(release.engine_pod()) >= 1,
+             timeout=120)
+    assert release.ready_endpoints() == 0
+    messages = " ".join(e.get("message", "") for e in release.events("Unhealthy"))
+    assert "Startup probe failed" in messages or "vllm" == release.chart, messages
+
+
+@pytest.mark.parametrize("release", CHARTS, indirect=True)
+def test_more_gpus_than_the_node_has_stays_pending(release, fake_gpus):
+    release.install(values(release.chart), TOO_MANY_GPUS[release.chart], wait=False)
+
+    def failed_scheduling():
+        return [e for e in release.events("FailedScheduling") if "nvidia.com/gpu" in e.get("message", "")]
+
+    events = wait_for("FailedScheduling for nvidia.com/gpu", failed_scheduling, timeout=60)
+    assert "Insufficient nvidia.com/gpu" in events[0]["message"]
+    assert release.engine_pod()["status"]["phase"] == "Pending"
+
+
+@pytest.mark.parametrize("release", CHARTS, indirect=True)
+def test_bad_values_are_rejected_before_anything_is_created(release):
+    result = release.install(values(release.chart), ["gpus.count=-1"], wait=False, check=False)
+    assert result.returncode != 0 and "gpus/count" in result.stderr
+    cross = release.install(values(release.chart), ["service.nodePort=30007"], wait=False, check=False)
+    assert cross.returncode != 0 and "service.nodePort=30007 only applies" in cross.stderr
+    objects = release.get("all,pvc,configmaps")["items"]
+    assert [o["metadata"]["name"] for o in objects if o["metadata"]["name"] != "kube-root-ca.crt"] == []
+    releases = json.loads(release.helm("list", "-a", "-o", "json").stdout)
+    assert releases == []
