@@ -58,8 +58,8 @@ def test_lifecycle_install_probe_gpu_test_upgrade_rollback_uninstall(release):
     assert release.ready_endpoints() == 1
 
     # helm test: GET /v1/models and one chat completion through the Service.
-    result = release.helm("test", release.name, "--logs", timeout=300)
-    assert "helm test passed" in result.stdout, result.stdout
+    result = release.helm("test", release.name, timeout=300)
+    assert "Phase:          Succeeded" in result.stdout, result.stdout
 
     # Liveness restarts a hung engine (the mock stops answering after POST /mock/hang).
     release.pod_http(pod, ENGINE_PORT[chart], "/mock/hang", post=True)
@@ -80,9 +80,12 @@ def test_lifecycle_install_probe_gpu_test_upgrade_rollback_uninstall(release):
 
     # helm uninstall removes everything but the model volume (resource-policy: keep).
     release.helm("uninstall", release.name, "--wait", "--timeout", "2m")
-    leftovers = release.get("deployments,services,pods,configmaps,jobs")["items"]
-    assert [o["metadata"]["name"] for o in leftovers if o["kind"] != "ConfigMap"
-            or o["metadata"]["name"] != "kube-root-ca.crt"] == []
+
+    def leftovers():
+        items = release.get("deployments,services,pods,configmaps,jobs")["items"]
+        return [o["metadata"]["name"] for o in items if o["metadata"]["name"] != "kube-root-ca.crt"]
+
+    wait_for("all release objects gone", lambda: not leftovers(), timeout=90)
     claims = release.get("persistentvolumeclaims")["items"]
     assert [c["metadata"]["name"] for c in claims] == [f"lev-{chart}-models"]
 
@@ -99,7 +102,13 @@ def test_load_longer_than_the_startup_budget_is_restarted(release):
              timeout=120)
     assert release.ready_endpoints() == 0
     messages = " ".join(e.get("message", "") for e in release.events("Unhealthy"))
-    assert "Startup probe failed" in messages or "vllm" == release.chart, messages
+    if release.chart == "vllm":
+        # vLLM gives up by itself when VLLM_ENGINE_READY_TIMEOUT_S (= the budget) runs out; whichever
+        # comes first, the engine or the startup probe, the container is restarted.
+        last = release.engine_pod()["status"]["containerStatuses"][0]["lastState"].get("terminated", {})
+        assert "Startup probe failed" in messages or last.get("exitCode", 0) != 0, (messages, last)
+    else:
+        assert "Startup probe failed" in messages, messages
 
 
 @pytest.mark.parametrize("release", CHARTS, indirect=True)

@@ -49,5 +49,7 @@ def add_test_hook(chart: HelmChart, served_model_name: Expr) -> None:
             }],
         }},
         when=v.tests.enabled.truthy(),
-        annotations={"helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation"},
+        # A passing test pod is removed; a failing one stays for `kubectl logs`.
+        annotations={"helm.sh/hook": "test",
+                     "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"},
     )
