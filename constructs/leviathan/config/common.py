@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from .. import versions
 from .base import ValuesModel
 
 QUANTITY = r"^([0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?)$"
@@ -35,6 +36,12 @@ class Image(ValuesModel):
     """Optional `sha256:` digest; when set it pins the image and the tag becomes informational."""
     pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
     """Engine images are tens of GB: pull once per node, not at every restart."""
+
+
+def pinned_image(name: str) -> "Image":
+    """Default image of a chart: the pin in images/versions.yaml."""
+    pin = versions.image(name)
+    return Image(repository=pin.repository, tag=pin.tag)
 
 
 class Service(ValuesModel):
@@ -160,7 +167,7 @@ class EngineValues(ValuesModel):
     """Engine image."""
     image_pull_secrets: list[dict[str, str]] = []
     """Pull secrets for private registries, e.g. `[{name: regcred}]`."""
-    helper_image: Image
+    helper_image: Image = pinned_image("test-client")
     """Small image with `sh` and `wget` (busybox) for the wait-for-model init container and `helm test`."""
     node_name: str = ""
     """Pin the pod to this node by name (bypasses the scheduler). It must be the real node name

@@ -13,7 +13,8 @@ from pydantic import Field
 
 from .. import versions
 from ..config.base import ValuesModel
-from ..config.common import Download, EngineValues, Gpus, Image, Memory, PvcStorage, Resources, Service, Storage
+from ..config.common import (Download, EngineValues, Gpus, Image, Memory, PvcStorage, Resources, Service,
+                             Storage, pinned_image)
 from ..engines import ktransformers as kt
 from ..helm.chart import ChartInfo, HelmChart
 from ..helm.holes import Block, Expr, If, Kind, Tpl
@@ -103,27 +104,21 @@ class KtGpus(Gpus):
     entries adding up to `model.numLayers`. Empty: an even split."""
 
 
-def _pin(name: str) -> Image:
-    pin = versions.image(name)
-    return Image(repository=pin.repository, tag=pin.tag)
-
 
 class KtValues(EngineValues):
     model: Model = Model()
     """Which weights, and how big they are."""
     engine: Engine = Engine()
     """KTransformers server flags."""
-    image: Image = _pin("ktransformers")
+    image: Image = pinned_image("ktransformers")
     """Engine image (KTransformers v0.4.1, the last release that ships the server)."""
-    helper_image: Image = _pin("test-client")
-    """Small image with `sh` and `wget` (busybox) for the wait-for-model init container and `helm test`."""
     gpus: KtGpus = KtGpus()
     """GPUs of the engine pod, and the layer placement over them."""
     resources: Resources = Resources(memory=Memory(limit_gi_b=416), shm_gi_b=64)
     """CPU, RAM and /dev/shm. The routed experts live in host RAM: the limit must cover the weights."""
     service: Service = Service(port=10002)
     """How the OpenAI-compatible API is exposed."""
-    download: Download = Download(image=_pin("model-downloader"))
+    download: Download = Download(image=pinned_image("model-downloader"))
     """The model-download Job."""
     storage: Storage = Storage(read_mi_bps=500, pvc=PvcStorage(create=True, size_gi_b=450))
     """Where the weights live. Default: a new 450 GiB PVC (kept on uninstall); for a node-local NVMe set

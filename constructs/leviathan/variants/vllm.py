@@ -10,8 +10,8 @@ from pydantic import Field
 
 from .. import versions
 from ..config.base import ValuesModel
-from ..config.common import (EngineValues, Gpus, Image, PvcStorage, Resources, SecretRef, Service,
-                             Storage, UUID_PATTERN)
+from ..config.common import (UUID_PATTERN, EngineValues, Gpus, Image, PvcStorage, Resources, SecretRef, Service,
+                             Storage, pinned_image)
 from ..engines import vllm
 from ..helm.chart import ChartInfo, HelmChart
 from ..helm.holes import Expr, If, Kind, Tpl
@@ -67,20 +67,14 @@ class VllmGpus(Gpus):
     node whose GPUs you assign by hand, with `gpus.count: 0`."""
 
 
-def _pin(name: str) -> Image:
-    pin = versions.image(name)
-    return Image(repository=pin.repository, tag=pin.tag)
-
 
 class VllmValues(EngineValues):
     model: Model = Model()
     """Which model to serve."""
     engine: Engine = Engine()
     """vLLM server flags."""
-    image: Image = _pin("vllm")
+    image: Image = pinned_image("vllm")
     """Engine image (pinned vLLM)."""
-    helper_image: Image = _pin("test-client")
-    """Small image with `sh` and `wget` (busybox) for `helm test`."""
     gpus: VllmGpus = VllmGpus()
     """GPUs of the engine pod."""
     storage: Storage = Storage(mount_path="/cache", read_mi_bps=200,
