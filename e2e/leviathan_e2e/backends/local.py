@@ -513,7 +513,8 @@ class LocalBackend(ClusterBackend):
 
     @property
     def dns_ip(self) -> str | None:
-        return self.cfg.node_ip if self._dns_enabled() else None
+        """Cluster DNS address if CoreDNS was started by up(), else None."""
+        return self.cfg.node_ip if "coredns" in self._state.pids else None
 
     def _bin(self, name: str) -> Path:
         return self.cfg.bin_dir / name  # type: ignore[operator]
