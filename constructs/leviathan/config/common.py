@@ -161,8 +161,13 @@ class TestHook(ValuesModel):
 
 
 class EngineValues(ValuesModel):
-    """Values every engine chart shares. Variants add `model` and `engine` sections."""
+    """Values every engine chart shares. Variants give `model` and `engine` their own types; declaring
+    them here keeps them at the top of values.yaml, where a reader looks first."""
 
+    model: ValuesModel
+    """Which weights to serve."""
+    engine: ValuesModel
+    """Engine flags."""
     image: Image
     """Engine image."""
     image_pull_secrets: list[dict[str, str]] = []

@@ -21,6 +21,8 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
             merged = {**_inline(target, defs), **{k: v for k, v in node.items() if k != "$ref"}}
             return _inline(merged, defs)
         out = {k: _inline(v, defs) for k, v in node.items() if k not in ("title", "$defs")}
+        if isinstance(out.get("description"), str):
+            out["description"] = " ".join(out["description"].split())
         if out.get("type") == "object" and "properties" in out:
             out["required"] = list(out["properties"])
             out.setdefault("additionalProperties", False)

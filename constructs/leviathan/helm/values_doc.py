@@ -35,7 +35,8 @@ def _fields(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str, Any,
         if not info.description:
             raise UndocumentedValue(f"{type(model).__name__}.{name} ({path}) has no description")
         value = getattr(model, name)
-        yield key, path, value, info.description.strip(), isinstance(value, BaseModel)
+        # docstrings wrap lines for the source's sake; the description is one paragraph
+        yield key, path, value, " ".join(info.description.split()), isinstance(value, BaseModel)
 
 
 def _type_name(value: Any) -> str:
@@ -55,11 +56,7 @@ def docs(model: BaseModel, prefix: str = "") -> list[ValueDoc]:
 
 
 def _comment(text: str, pad: str) -> list[str]:
-    lines = []
-    for paragraph in text.split("\n"):
-        wrapped = textwrap.wrap(paragraph.strip(), width=96 - len(pad)) or [""]
-        lines += [f"{pad}# {line}".rstrip() for line in wrapped]
-    return lines
+    return [f"{pad}# {line}" for line in textwrap.wrap(text, width=96 - len(pad))]
 
 
 def _dump_value(value: Any, pad: str, key: str) -> list[str]:
