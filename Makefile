@@ -25,7 +25,7 @@ e2e: setup        ## real cluster with mocked GPUs; install every chart and prov
 e2e-bins:         ## build (or reuse) the pinned Kubernetes + etcd binaries in ~/.cache/leviathan
 	@scripts/build-k8s
 
-images:           ## build + push engine images: make images REGISTRY=host:5000 [PUSH=1]
+images:           ## build + push engine images: make images REGISTRY=host:5000 [PUSH=0 to only build]
 	@scripts/images
 
 bench: setup      ## print synth and helm-template figures

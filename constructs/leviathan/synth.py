@@ -64,7 +64,8 @@ def check_profile(chart: HelmChart, path: Path) -> None:
 
 
 def helm_binary() -> str:
-    found = os.environ.get("LEVIATHAN_HELM") or shutil.which("helm")
+    venv_helm = ROOT / ".venv" / "bin" / "helm"
+    found = os.environ.get("LEVIATHAN_HELM") or shutil.which("helm") or (venv_helm.exists() and str(venv_helm))
     if not found:
         raise SystemExit("helm not found: run `make setup` (installs the pinned official binary into .venv/bin)")
     return found
