@@ -261,3 +261,21 @@ def test_plugin_image_dockerfile_runs_the_module_with_pinned_deps():
         pinned = next(line.split("==")[1] for line in lock.lower().splitlines() if line.startswith(pkg + "=="))
         assert f"ARG {arg}={pinned}" in dockerfile, f"{arg} must equal requirements.lock's {pkg}=={pinned}"
     assert ":latest" not in dockerfile
+
+
+def test_host_plugin_launcher_starts_registers_and_stops_by_pid(plugin_dir, tmp_path):
+    from leviathan_e2e.deviceplugin import HostPlugin
+
+    kubelet = FakeKubelet(plugin_dir)
+    plugin = HostPlugin(plugin_dir=plugin_dir, node_name="node-c", count=3, log_path=tmp_path / "plugin.log")
+    try:
+        with plugin:
+            assert kubelet.registered.wait(15)
+            assert plugin.process.poll() is None
+        assert plugin.process.returncode == 0
+        assert not plugin.socket_path.exists()
+        assert "--no-labels" in plugin.command()
+        assert fake_gpu_uuids("node-c", 3)[2] in (tmp_path / "plugin.log").read_text()
+    finally:
+        plugin.stop()
+        kubelet.stop()

@@ -13,7 +13,8 @@ One design for both backends:
   in-cluster service account.
 """
 
+from .host import HostPlugin
 from .labels import ApiClient, gpu_labels
 from .plugin import FakeGpuPlugin, PluginConfig, fake_gpu_uuids
 
-__all__ = ["ApiClient", "FakeGpuPlugin", "PluginConfig", "fake_gpu_uuids", "gpu_labels"]
+__all__ = ["ApiClient", "FakeGpuPlugin", "HostPlugin", "PluginConfig", "fake_gpu_uuids", "gpu_labels"]
