@@ -236,7 +236,7 @@ def render_kubelet_config(cfg: LocalConfig, pki_dir: Path, dns: bool) -> dict:
         "resolvConf": str(cfg.run_dir / "kubelet" / "resolv.conf"),
         "clusterDomain": cfg.cluster_domain,
         "clusterDNS": [cfg.node_ip] if dns else [],
-        "podLogsDirectory": str(cfg.run_dir / "pod-logs"),
+        "podLogsDir": str(cfg.run_dir / "pod-logs"),
         "failSwapOn": False,
         "protectKernelDefaults": False,
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%",
@@ -1240,6 +1240,8 @@ class LocalBackend(ClusterBackend):
                 if line.startswith(":") and line[1:].startswith(("LEV-E2E-",) + FOREIGN_CHAIN_PREFIXES):
                     left.append(f"{binary[:-5]} chain {line.split()[0][1:]}")
         left += [f"cgroup {c}" for c in self._cgroup_dirs()]
+        left += [f"dir {d} (created by up)" for d in self._state.created_dirs
+                 if Path(d).exists() and d != "/run/netns"]
         if self.run_dir.exists():
             left.append(f"dir {self.run_dir}")
         if (self.cfg.kubelet_root / MARKER).exists():
