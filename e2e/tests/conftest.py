@@ -8,7 +8,6 @@ the kubelet (stopped by PID at the end); on `kind` the same module runs as a Dae
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from leviathan.versions import image
+from leviathan_e2e.deviceplugin.host import HostPlugin
 from leviathan_e2e.release import REPO, wait_for
 
 FAKE_GPUS = 4
@@ -44,25 +44,16 @@ def allocatable_gpus(kubectl) -> list[int]:
 @pytest.fixture(scope="session")
 def fake_gpus(cluster, kubectl):
     """FAKE_GPUS `nvidia.com/gpu` on the node, allocated by the fake device plugin."""
-    process = None
+    plugin = None
     if cluster.name == "local":
-        log = open(cluster.logs_dir / "fake-gpu-plugin.log", "w")  # noqa: SIM115 - closed below
-        process = subprocess.Popen(
-            [sys.executable, "-m", "leviathan_e2e.deviceplugin", "--count", str(FAKE_GPUS),
-             "--product", GPU_PRODUCT, "--plugin-dir", str(cluster.device_plugin_dir),
-             "--node-name", cluster.node_name, "--kubeconfig", str(cluster.kubeconfig)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        plugin = HostPlugin(plugin_dir=cluster.device_plugin_dir, node_name=cluster.node_name,
+                            count=FAKE_GPUS, product=GPU_PRODUCT, kubeconfig=cluster.kubeconfig,
+                            log_path=cluster.logs_dir / "fake-gpu-plugin.log").start()
     elif cluster.name == "kind":
         cluster.install_fake_gpus()
     try:
         wait_for(f"{FAKE_GPUS} fake GPUs allocatable", lambda: FAKE_GPUS in allocatable_gpus(kubectl), 90)
         yield FAKE_GPUS
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+        if plugin is not None:
+            plugin.stop()
