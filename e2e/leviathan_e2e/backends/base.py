@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Sequence
@@ -29,14 +30,16 @@ class BackendError(RuntimeError):
 
 
 def kubectl_binary() -> str:
-    """The kubectl to use: ``$LEVIATHAN_KUBECTL``, else ``kubectl`` on PATH.
-
-    ``make setup`` puts the pinned kubectl 1.34 in ``.venv/bin`` (first on PATH under make);
-    /usr/bin/kubectl (1.32) is the last resort and is within the supported skew for most calls.
-    """
+    """The kubectl to use: ``$LEVIATHAN_KUBECTL``, else ``<venv>/bin/kubectl`` (the pinned
+    1.34 that ``make setup`` installs next to the running interpreter), else ``kubectl`` on
+    PATH (/usr/bin/kubectl is 1.32 here: fine for everything the harness does)."""
     env = os.environ.get("LEVIATHAN_KUBECTL")
     if env:
         return env
+    # the pinned kubectl that `make setup` puts next to this interpreter (.venv/bin)
+    venv = Path(sys.prefix) / "bin" / "kubectl"
+    if venv.is_file() and os.access(venv, os.X_OK):
+        return str(venv)
     found = shutil.which("kubectl")
     if not found:
         raise BackendError("kubectl not found: set LEVIATHAN_KUBECTL or put kubectl on PATH")

@@ -1225,8 +1225,9 @@ class LocalBackend(ClusterBackend):
                 cmd = (d / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            argv0 = cmd.split("\0", 1)[0]
-            if any(n in cmd for n in needles) or argv0.startswith(str(self.cfg.bin_dir) + "/"):
+            # Only processes naming our run dir / socket: the same binaries may be used by
+            # other harnesses (e.g. a kwok control plane) and those are not ours.
+            if any(n in cmd for n in needles):
                 left.append(f"process {d.name}: {cmd.replace(chr(0), ' ')[:120]}")
         roots = [self.run_dir, self.cfg.kubelet_root]
         left += [f"mount {m}" for m in _mountpoints() if _under(m, roots)]
