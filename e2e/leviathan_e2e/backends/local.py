@@ -219,7 +219,7 @@ def render_kubelet_config(cfg: LocalConfig, pki_dir: Path, dns: bool) -> dict:
         "port": 10250,
         "readOnlyPort": 0,
         "healthzBindAddress": "127.0.0.1",
-        "healthzPort": 10248,
+        "healthzPort": 0,  # disabled: nothing uses it, and no fixed port to collide on
         "cgroupDriver": "cgroupfs",
         "cgroupRoot": cfg.cgroup_root,
         "failCgroupV1": False,
@@ -265,8 +265,9 @@ def render_kube_proxy_config(cfg: LocalConfig, kubeconfig: Path) -> dict:
         "clusterCIDR": cfg.pod_cidr,
         "hostnameOverride": cfg.node_name,
         "bindAddress": cfg.node_ip,
-        "healthzBindAddress": "127.0.0.1:10256",
-        "metricsBindAddress": "127.0.0.1:10249",
+        # on the bridge address only: a loopback port could collide with another harness
+        "healthzBindAddress": f"{cfg.node_ip}:10256",
+        "metricsBindAddress": f"{cfg.node_ip}:10249",
         "nodePortAddresses": [f"{cfg.node_ip}/32"],
         "iptables": {"localhostNodePorts": False, "masqueradeAll": False},
         "oomScoreAdj": 0,  # negative values need CAP_SYS_RESOURCE, which this host withholds
@@ -421,8 +422,8 @@ def _cgroup_mounts() -> list[Path]:
     return mounts
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
+def _port_free(host: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
@@ -670,6 +671,13 @@ class LocalBackend(ClusterBackend):
                     (d / f).write_text((mount / f).read_text())
         st.cgroups_created = True
 
+        busy = [f"{cfg.node_ip}:{p}" for p in (cfg.apiserver_port, 10250)
+                if not _port_free(cfg.node_ip, p)]
+        if self._dns_enabled() and not _port_free(cfg.node_ip, 53, socket.SOCK_DGRAM):
+            busy.append(f"{cfg.node_ip}:53/udp")
+        if busy:
+            raise BackendError(f"ports already in use (another process bound 0.0.0.0?): {busy}")
+
         if not cfg.kubelet_root.exists():
             cfg.kubelet_root.mkdir(parents=True)
             st.kubelet_root_created = True
@@ -801,7 +809,9 @@ class LocalBackend(ClusterBackend):
                    90, ["etcd", "kube-apiserver"])
         self._log("kube-apiserver ready")
 
-        common = ["--bind-address=127.0.0.1", "--leader-elect=false", f"--v={v}"]
+        # --secure-port=0: no HTTPS endpoints for kcm/scheduler (nothing needs them), so
+        # they cannot collide with another control plane on this host (e.g. kwok's).
+        common = ["--secure-port=0", "--leader-elect=false", f"--v={v}"]
         kc = lambda n: str(r / f"{n}.kubeconfig")  # noqa: E731
         self._spawn("kube-controller-manager", [
             str(self._bin("kube-controller-manager")), *common,
