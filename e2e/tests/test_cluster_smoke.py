@@ -175,3 +175,18 @@ def _primary_ip() -> str | None:
         if not addr.startswith("198.18.") and not dev.startswith(("leve2e", "veth")):
             return addr
     return None
+
+
+def test_no_dns_policy_gets_the_host_resolver(kubectl, namespace, web_image):
+    """dnsPolicy Default and hostNetwork pods use the kubelet's resolvConf: on the local
+    backend that is our own file, never the host's /etc/resolv.conf (10.255.255.53)."""
+    ns = namespace
+    pods = {"dflt": {"dnsPolicy": "Default"},
+            "hostnet": {"hostNetwork": True},
+            "hostnet-cf": {"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet"}}
+    _apply(kubectl, ns, *[_pod(name, web_image, command=["sleep", "3600"], extra_spec=spec)
+                          for name, spec in pods.items()])
+    for name in pods:
+        _wait_ready(kubectl, ns, name)
+        resolv = kubectl("exec", "-n", ns, name, "--", "cat", "/etc/resolv.conf").stdout
+        assert "10.255.255.53" not in resolv, (name, resolv)
