@@ -26,6 +26,8 @@ PRODUCT_MEMORY_MIB = {
     "NVIDIA-RTX-PRO-6000": 97887,
     "NVIDIA-RTX-PRO-6000-Blackwell-Server-Edition": 97887,
     "NVIDIA-H100-80GB-HBM3": 81559,
+    "NVIDIA-H100-NVL": 95830,           # the Kimi-K2.5 seed's ICE nodes (94 GB)
+    "NVIDIA-GeForce-RTX-5090": 32607,   # Leviathan's second card
     "NVIDIA-H200": 143771,
     "NVIDIA-A100-SXM4-80GB": 81920,
     "NVIDIA-L20": 46068,
