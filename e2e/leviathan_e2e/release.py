@@ -54,12 +54,14 @@ class Release:
         return result
 
     def install(self, values: list[Path], sets: list[str] = (), wait: bool = True,
-                check: bool = True) -> subprocess.CompletedProcess:
+                check: bool = True, json_sets: dict | None = None) -> subprocess.CompletedProcess:
         args = ["install", self.name, str(REPO / "charts" / self.chart)]
         for path in values:
             args += ["-f", str(path)]
         for item in sets:
             args += ["--set", item]
+        for key, value in (json_sets or {}).items():
+            args += ["--set-json", f"{key}={json.dumps(value)}"]
         if wait:
             args += ["--wait", "--timeout", "4m"]
         return self.helm(*args, check=check)

@@ -187,6 +187,9 @@ class EngineValues(ValuesModel):
     """RuntimeClass of the NVIDIA container runtime. Empty: the cluster default."""
     priority_class_name: str = ""
     """PriorityClass, so a pod that took an hour to load is not preempted by small pods. Empty: none."""
+    termination_grace_period_seconds: int = Field(60, ge=0)
+    """Seconds a stopping engine gets before SIGKILL. An engine that is still loading often ignores
+    SIGTERM (Python as PID 1), so every restart during a load waits this long."""
     pod_annotations: dict[str, str] = {}
     """Extra annotations on the engine pod."""
     extra_env: list[dict[str, Any]] = []

@@ -13,12 +13,12 @@ SCRIPT = """\
 set -eu
 url="http://${ENGINE_HOST}:${ENGINE_PORT}"
 echo "GET $url/v1/models"
-models=$(wget -q -T 60 -O - "$url/v1/models")
+models=$(timeout 60 wget -q -O - "$url/v1/models")
 echo "$models"
 echo "$models" | grep -q "\\"$MODEL\\"" || { echo "served model $MODEL not listed"; exit 1; }
 body="{\\"model\\":\\"$MODEL\\",\\"messages\\":[{\\"role\\":\\"user\\",\\"content\\":\\"Say hello.\\"}],\\"max_tokens\\":$MAX_TOKENS}"
 echo "POST $url/v1/chat/completions"
-reply=$(wget -q -T 600 -O - --header "Content-Type: application/json" --post-data "$body" "$url/v1/chat/completions")
+reply=$(timeout 600 wget -q -O - --header "Content-Type: application/json" --post-data "$body" "$url/v1/chat/completions")
 echo "$reply"
 echo "$reply" | grep -q '"choices"' || { echo "no choices in the completion"; exit 1; }
 echo "helm test passed"

@@ -91,8 +91,7 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
         "affinity": block(v.affinity),
         "imagePullSecrets": block(v.image_pull_secrets),
         "enableServiceLinks": engine.enable_service_links,
-        # Give a busy engine time to finish in-flight requests and free pinned memory.
-        "terminationGracePeriodSeconds": 60,
+        "terminationGracePeriodSeconds": v.termination_grace_period_seconds,
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "initContainers": engine.init_containers,
         "containers": [container],
