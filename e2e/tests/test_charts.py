@@ -137,3 +137,26 @@ def test_bad_values_are_rejected_before_anything_is_created(release):
     assert [o["metadata"]["name"] for o in objects if o["metadata"]["name"] != "kube-root-ca.crt"] == []
     releases = json.loads(release.helm("list", "-o", "json").stdout)
     assert releases == []
+
+
+@pytest.mark.parametrize("release", CHARTS, indirect=True)
+def test_install_under_a_too_small_namespace_quota_is_refused_with_the_reason(release, kubectl):
+    """The Kimi seed's failure: a 500Gi memory quota under a model that needs ~600 GiB. Without the
+    check the Deployment is created and its pod is silently never made; with it, `helm install`
+    says why and creates nothing."""
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "aic-memory"},
+             "spec": {"hard": {"limits.memory": "500Gi", "requests.memory": "500Gi"}}}
+    kubectl("apply", "-n", release.namespace, "-f", "-", input=json.dumps(quota))
+    result = release.install(values(release.chart), ["resources.memory.limitGiB=600", "model.sizeGiB=1"],
+                             wait=False, check=False)
+    assert result.returncode != 0
+    assert "ResourceQuota aic-memory leaves 500 GiB of limits.memory" in result.stderr, result.stderr
+    assert "needs 600 GiB" in result.stderr
+    assert release.get("deployments")["items"] == []
+    # The same values fit once the quota is raised.
+    kubectl("patch", "resourcequota", "aic-memory", "-n", release.namespace, "--type=merge",
+            "-p", json.dumps({"spec": {"hard": {"limits.memory": "700Gi", "requests.memory": "700Gi"}}}))
+    wait_for("quota raised", lambda: release.get("resourcequota", "aic-memory")["status"]
+             .get("hard", {}).get("limits.memory") == "700Gi", timeout=30)
+    fits = release.install(values(release.chart), ["resources.memory.limitGiB=600"], wait=False, check=False)
+    assert fits.returncode == 0, fits.stderr

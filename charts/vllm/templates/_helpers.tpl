@@ -87,12 +87,68 @@ Prefix of the environment variables Kubernetes injects for this release's Servic
 {{- end }}
 
 {{/*
+A Kubernetes quantity ("500Gi", "1.5Ti", "600G", "1073741824") in MiB, rounded down.
+Usage: {{ include "vllm.quantityMiB" "500Gi" }}
+*/}}
+{{- define "vllm.quantityMiB" -}}
+{{- $q := toString . -}}
+{{- $units := list (list "Ki" 0.0009765625) (list "Mi" 1.0) (list "Gi" 1024.0) (list "Ti" 1048576.0) (list "Pi" 1073741824.0) (list "k" 0.00095367431640625) (list "M" 0.95367431640625) (list "G" 953.67431640625) (list "T" 953674.31640625) (list "P" 953674316.40625) -}}
+{{- $mib := -1.0 -}}
+{{- range $units -}}
+{{- if and (lt $mib 0.0) (hasSuffix (index . 0) $q) -}}
+{{- $mib = mulf (float64 (trimSuffix (index . 0) $q)) (index . 1) -}}
+{{- end -}}
+{{- end -}}
+{{- if lt $mib 0.0 }}{{- $mib = divf (float64 $q) 1048576.0 -}}{{- end -}}
+{{- int64 (floor $mib) -}}
+{{- end }}
+
+{{/*
+Messages for every namespace ResourceQuota the engine pod would not fit in (memory, GPUs).
+Empty when it fits, under `helm template`, and on upgrades.
+*/}}
+{{- define "vllm.quotaShortfall" -}}
+{{- if .Release.IsInstall -}}
+{{- $memory := .Values.resources.memory -}}
+{{- $limitMiB := mul (int64 $memory.limitGiB) 1024 -}}
+{{- $requestMiB := mul (int64 ($memory.requestGiB | default $memory.limitGiB)) 1024 -}}
+{{- $needs := dict "limits.memory" $limitMiB "requests.memory" $requestMiB "memory" $requestMiB -}}
+{{- $gpuKey := printf "requests.%s" .Values.gpus.resourceName -}}
+{{- $messages := list -}}
+{{- $quotas := lookup "v1" "ResourceQuota" .Release.Namespace "" | default dict -}}
+{{- range ($quotas.items | default list) -}}
+{{- $quota := . -}}
+{{- $hard := .status.hard | default .spec.hard | default dict -}}
+{{- $used := .status.used | default dict -}}
+{{- range $key, $need := $needs -}}
+{{- if hasKey $hard $key -}}
+{{- $free := sub (include "vllm.quantityMiB" (index $hard $key) | int64) (include "vllm.quantityMiB" (index $used $key | default "0") | int64) -}}
+{{- if gt (int64 $need) $free -}}
+{{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d GiB of %s in namespace %s, but the engine pod needs %d GiB (resources.memory), so Kubernetes would never create it. Ask for a larger quota, or lower resources.memory (a smaller quant)." $quota.metadata.name (div $free 1024) $key $quota.metadata.namespace (div (int64 $need) 1024)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (hasKey $hard $gpuKey) (gt (int64 $.Values.gpus.count) 0) -}}
+{{- $freeGpus := sub (index $hard $gpuKey | int64) (index $used $gpuKey | default 0 | int64) -}}
+{{- if gt (int64 $.Values.gpus.count) $freeGpus -}}
+{{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d of %s, but gpus.count is %d." $quota.metadata.name $freeGpus $gpuKey (int64 $.Values.gpus.count)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $messages -}}
+{{- end -}}
+{{- end }}
+
+{{/*
 Cross-field checks. Each broken rule adds one message naming the values path and the fix; all are
 reported at once, at `helm template`/`helm install` time, before anything is created.
 */}}
 {{- define "vllm.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, resources.memory.request, service.nodePort, probes.startup.bounds, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
+{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, resources.memory.request, service.nodePort, probes.startup.bounds, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
+{{- if include "vllm.quotaShortfall" . }}
+{{- $messages = append $messages (include "vllm.quotaShortfall" .) }}
+{{- end }}
 {{- if and (.Values.storage.hostPath.path) (or (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create)) }}
 {{- $messages = append $messages ("storage: both storage.hostPath.path and a PVC are set. Choose one: a node-local directory (--set storage.pvc.create=false,storage.pvc.existingClaim=) or a PVC (--set storage.hostPath.path=).") }}
 {{- end }}

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from ..config.base import ValuesModel, ValuesRef
 from .emitter import Emitter, EmitError
-from .helpers import Rule, include
+from .helpers import Rule, include, quota_helpers
 from .holes import Cond, Expr, HoleRegistry, Kind, Splice, Tpl
 
 
@@ -52,7 +52,9 @@ class HelmChart(cdk8s.Chart):
         self.registry = HoleRegistry()
         self.files: dict[str, TemplateFile] = {}
         self.rules: list[Rule] = []
-        self.extra_helpers: list[str] = []
+        self.extra_helpers: list[str] = [quota_helpers(info.name)]
+        quota = f'include "{info.name}.quotaShortfall" .'
+        self.rule("namespace.quota", Cond(quota), quota)
 
     # -- naming ----------------------------------------------------------------------------------
     def include(self, helper: str, kind: Kind = Kind.STR) -> Expr:

@@ -140,3 +140,66 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 {{{{- end }}}}
 {{{{- end }}}}
 '''
+
+
+def quota_helpers(chart: str) -> str:
+    """Install-time check against the namespace's ResourceQuotas (Helm `lookup`).
+
+    The Kimi-K2.5 seed sat for days under a 500Gi memory quota with a model that needs ~600 GB: the
+    pod was simply never created. `lookup` returns nothing under `helm template`, so this only runs
+    against a real cluster (`helm install`, `--dry-run=server`), and only on install: on upgrade the
+    release's own pod is still counted as used.
+    """
+    return r'''{{/*
+A Kubernetes quantity ("500Gi", "1.5Ti", "600G", "1073741824") in MiB, rounded down.
+Usage: {{ include "CHART.quantityMiB" "500Gi" }}
+*/}}
+{{- define "CHART.quantityMiB" -}}
+{{- $q := toString . -}}
+{{- $units := list (list "Ki" 0.0009765625) (list "Mi" 1.0) (list "Gi" 1024.0) (list "Ti" 1048576.0) (list "Pi" 1073741824.0) (list "k" 0.00095367431640625) (list "M" 0.95367431640625) (list "G" 953.67431640625) (list "T" 953674.31640625) (list "P" 953674316.40625) -}}
+{{- $mib := -1.0 -}}
+{{- range $units -}}
+{{- if and (lt $mib 0.0) (hasSuffix (index . 0) $q) -}}
+{{- $mib = mulf (float64 (trimSuffix (index . 0) $q)) (index . 1) -}}
+{{- end -}}
+{{- end -}}
+{{- if lt $mib 0.0 }}{{- $mib = divf (float64 $q) 1048576.0 -}}{{- end -}}
+{{- int64 (floor $mib) -}}
+{{- end }}
+
+{{/*
+Messages for every namespace ResourceQuota the engine pod would not fit in (memory, GPUs).
+Empty when it fits, under `helm template`, and on upgrades.
+*/}}
+{{- define "CHART.quotaShortfall" -}}
+{{- if .Release.IsInstall -}}
+{{- $memory := .Values.resources.memory -}}
+{{- $limitMiB := mul (int64 $memory.limitGiB) 1024 -}}
+{{- $requestMiB := mul (int64 ($memory.requestGiB | default $memory.limitGiB)) 1024 -}}
+{{- $needs := dict "limits.memory" $limitMiB "requests.memory" $requestMiB "memory" $requestMiB -}}
+{{- $gpuKey := printf "requests.%s" .Values.gpus.resourceName -}}
+{{- $messages := list -}}
+{{- $quotas := lookup "v1" "ResourceQuota" .Release.Namespace "" | default dict -}}
+{{- range ($quotas.items | default list) -}}
+{{- $quota := . -}}
+{{- $hard := .status.hard | default .spec.hard | default dict -}}
+{{- $used := .status.used | default dict -}}
+{{- range $key, $need := $needs -}}
+{{- if hasKey $hard $key -}}
+{{- $free := sub (include "CHART.quantityMiB" (index $hard $key) | int64) (include "CHART.quantityMiB" (index $used $key | default "0") | int64) -}}
+{{- if gt (int64 $need) $free -}}
+{{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d GiB of %s in namespace %s, but the engine pod needs %d GiB (resources.memory), so Kubernetes would never create it. Ask for a larger quota, or lower resources.memory (a smaller quant)." $quota.metadata.name (div $free 1024) $key $quota.metadata.namespace (div (int64 $need) 1024)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (hasKey $hard $gpuKey) (gt (int64 $.Values.gpus.count) 0) -}}
+{{- $freeGpus := sub (index $hard $gpuKey | int64) (index $used $gpuKey | default 0 | int64) -}}
+{{- if gt (int64 $.Values.gpus.count) $freeGpus -}}
+{{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d of %s, but gpus.count is %d." $quota.metadata.name $freeGpus $gpuKey (int64 $.Values.gpus.count)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $messages -}}
+{{- end -}}
+{{- end }}
+'''.replace("CHART", chart)

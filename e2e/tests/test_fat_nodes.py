@@ -1,0 +1,53 @@
+"""Seed-scale values against seed-scale nodes: kwok fakes H100 boxes (8 GPUs, 384 CPUs, 1.5 TiB) on
+the real control plane, so the scheduler decides with the real numbers. Pods there never run (kwok
+only marks them Running); health flows are proven on the real node in test_charts.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from leviathan_e2e.kwok import FAKE_NODE_TAINT, KwokGpuNodes
+from leviathan_e2e.release import REPO, Release, wait_for
+
+pytestmark = pytest.mark.e2e
+
+ON_FAT_NODES = {
+    "nodeName": "",
+    "nodeSelector": {"type": "kwok"},
+    "tolerations": [{"key": FAKE_NODE_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
+    # the profile's NodePort 30000 is cluster-wide: two releases in a row would collide
+    "service": {"type": "ClusterIP", "nodePort": 0},
+}
+
+
+@pytest.fixture(scope="module")
+def h100_node(cluster, tmp_path_factory) -> str:
+    nodes = KwokGpuNodes(cluster.kubeconfig, tmp_path_factory.mktemp("kwok"), count=1)
+    names = nodes.start()
+    yield names[0]
+    nodes.stop()
+
+
+def test_leviathan_profile_schedules_on_an_h100_box_with_its_real_sizes(kubectl, namespace, h100_node):
+    """416 GiB of RAM, 96 CPUs and 2 GPUs: fits a 1.5 TiB / 384-CPU / 8-GPU node; the download Job
+    lands on the same node (hostPath storage is node-local)."""
+    release = Release("leviathan", "ktransformers", namespace, kubectl)
+    release.install([REPO / "charts" / "ktransformers" / "profiles" / "leviathan.yaml"], wait=False,
+                    json_sets=ON_FAT_NODES)
+    pod = wait_for("engine pod bound to the H100 node",
+                   lambda: [p for p in release.engine_pods() if p["spec"].get("nodeName") == h100_node], 60)[0]
+    limits = pod["spec"]["containers"][0]["resources"]["limits"]
+    assert (limits["memory"], limits["cpu"], limits["nvidia.com/gpu"]) == ("416Gi", "96", "2")
+    job_pods = release.get("pods", "-l", "app.kubernetes.io/component=model-download")["items"]
+    assert {p["spec"].get("nodeName") for p in job_pods} == {h100_node}
+
+
+def test_a_pod_bigger_than_the_biggest_node_stays_pending(kubectl, namespace, h100_node):
+    release = Release("huge", "ktransformers", namespace, kubectl)
+    release.install([REPO / "charts" / "ktransformers" / "profiles" / "leviathan.yaml"], wait=False,
+                    json_sets={**ON_FAT_NODES, "gpus": {"count": 8, "layerSplit": [8, 8, 8, 8, 8, 7, 7, 7]},
+                               "resources": {"memory": {"limitGiB": 2048}}})
+    events = wait_for("FailedScheduling on memory", lambda: [
+        e for e in release.events("FailedScheduling") if "Insufficient memory" in e.get("message", "")], 60)
+    assert events
+    assert all(p["spec"].get("nodeName") is None for p in release.engine_pods())
