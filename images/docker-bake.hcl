@@ -12,7 +12,7 @@ group "default" {
 }
 
 group "e2e" {
-  targets = ["mock-engine"]
+  targets = ["fake-gpu-plugin", "mock-engine"]
 }
 
 target "ktransformers" {
@@ -138,6 +138,20 @@ target "model-downloader" {
     PYTHON_IMAGE            = "python:3.12.12-slim-trixie"
   }
   labels = { "io.leviathan.app-version" = "2.4.0" }
+}
+
+target "fake-gpu-plugin" {
+  context    = "images/fake-gpu-plugin"
+  dockerfile = "Dockerfile"
+  platforms  = ["linux/amd64", "linux/arm64"]
+  tags       = ["${REGISTRY}/leviathan/fake-gpu-plugin:0.1.0"]
+  args = {
+    GRPCIO_VERSION   = "1.85.1"
+    PROTOBUF_VERSION = "7.36.2"
+    PYTHON_VERSION   = "3.11.14"
+    PYYAML_VERSION   = "6.0.3"
+  }
+  labels = { "io.leviathan.app-version" = "0.1.0" }
 }
 
 target "mock-engine" {
