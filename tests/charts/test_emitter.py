@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leviathan.helm.emitter import EmitError, Emitter
-from leviathan.helm.holes import Block, Each, Expr, HoleRegistry, If, Kind, Splice, merge
+from leviathan.helm.holes import Block, Each, Expr, HoleRegistry, If, Kind, Splice
 
 
 def emit(tree: dict) -> str:
@@ -33,7 +33,7 @@ def test_blocks_use_nindent_of_the_key_column_and_vanish_when_empty():
 
 
 def test_conditional_entries_come_after_plain_keys_so_list_items_start_with_a_key():
-    item = merge(If(Expr(".Values.x", Kind.BOOL).truthy(), {"extra": 1}), {"name": "a"})
+    item = {"_extra": If(Expr(".Values.x", Kind.BOOL).truthy(), {"extra": 1}), "name": "a"}
     lines = emit({"items": [item]}).splitlines()
     assert lines[1] == "  - name: a"
     assert lines[2].strip() == "{{- if .Values.x }}"

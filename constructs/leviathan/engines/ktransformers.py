@@ -24,7 +24,7 @@ def command(v) -> list:
                ["ktransformers"])]
 
 
-def args(v, chart_name: str) -> list:
+def args(v) -> list:
     engine, model, mount = v.engine, v.model, v.storage.mount_path.go
     generated_rules = v.gpus.count.gt(1) & ~engine.optimize_config_path.truthy()
     return [

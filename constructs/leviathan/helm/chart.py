@@ -36,13 +36,10 @@ class ChartInfo:
 class TemplateFile:
     filename: str
     objects: list[tuple[cdk8s.ApiObject, Cond | None]] = field(default_factory=list)
-    header: str = ""
 
 
 class HelmChart(cdk8s.Chart):
     """Base of every variant chart."""
-
-    values_model: type[ValuesModel]
 
     def __init__(self, scope: Construct, info: ChartInfo, values: ValuesModel):
         super().__init__(scope, info.name, disable_resource_name_hashes=True)
@@ -79,7 +76,8 @@ class HelmChart(cdk8s.Chart):
                    body: dict[str, Any], *, when: Cond | None = None,
                    annotations: dict | None = None) -> cdk8s.ApiObject:
         """Add one Kubernetes object to `templates/<filename>` (several objects may share a file)."""
-        object_id = f"{filename.removesuffix('.yaml')}-{len(self.files.get(filename, TemplateFile(filename)).objects)}"
+        template = self.files.setdefault(filename, TemplateFile(filename))
+        object_id = f"{filename.removesuffix('.yaml')}-{len(template.objects)}"
         api_object = cdk8s.ApiObject(self, object_id, api_version=api_version, kind=kind,
                                      metadata=cdk8s.ApiObjectMetadata(name=self.registry.sentinel(name)))
         metadata = {"labels": self.labels(component)}
@@ -89,7 +87,7 @@ class HelmChart(cdk8s.Chart):
             api_object.add_json_patch(cdk8s.JsonPatch.add(f"/metadata/{key}", value))
         for key, value in self.registry.encode(body).items():
             api_object.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", value))
-        self.files.setdefault(filename, TemplateFile(filename)).objects.append((api_object, when))
+        template.objects.append((api_object, when))
         return api_object
 
     def rule(self, name: str, broken: Cond, message: str) -> None:

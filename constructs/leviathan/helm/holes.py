@@ -2,10 +2,15 @@
 
 Constructs build ordinary Kubernetes dicts and put holes where runtime knobs belong:
 
-    {"containerPort": v.engine.port}                      # int hole
-    {"image": Tpl('include "ktransformers.image" .')}      # string hole from a helper
-    {"tolerations": v.tolerations}                       # block hole (toYaml), omitted when empty
-    If(v.service.type.eq("NodePort"), {"nodePort": ...})  # conditional entries
+    {"containerPort": v.engine.port}                              # int hole
+    {"image": Tpl('include "ktransformers.image" .')}              # string hole from a helper
+    {"tolerations": block(v.tolerations)}                        # toYaml block, omitted when empty
+    {"_nodePort": If(v.service.type.eq("NodePort"), {...})}       # conditional entries
+    {"_labels": Splice('include "x.labels" .')}                   # YAML text from a helper
+    ["--flag", If(cond, ["--opt", value]), Each(v.engine.extra_args)]  # conditional/spliced items
+
+A mapping key that starts with `_` holds a conditional or spliced part, not a real key: its name
+only keeps parts apart in the Python dict.
 
 cdk8s (jsii) only carries JSON, so holes travel through it as sentinel strings (`(@h12@)`) minted by
 a `HoleRegistry`; the emitter swaps them back. Every hole knows its kind, so the emitter can render it
@@ -89,10 +94,6 @@ class Cond:
         return Cond(f"not ({self.go})")
 
 
-def cond(go: str) -> Cond:
-    return Cond(go)
-
-
 def Tpl(go: str, kind: Kind = Kind.STR) -> Expr:  # noqa: N802 - reads like a constructor
     """A raw template expression, e.g. Tpl('include "vllm.fullname" .')."""
     return Expr(go, kind)
@@ -153,10 +154,8 @@ class HoleRegistry:
         return None
 
     def encode(self, tree: Any) -> Any:
-        """Replace holes in a Python tree by sentinels (keys for If-mappings, items elsewhere)."""
-        if isinstance(tree, (Expr, Block, Each, Splice)):
-            return self.sentinel(tree)
-        if isinstance(tree, If):
+        """Replace holes in a Python tree by sentinels (keys for `_` parts, items elsewhere)."""
+        if isinstance(tree, (Expr, Block, Each, Splice, If)):
             return self.sentinel(tree)
         if isinstance(tree, dict):
             out = {}
@@ -169,18 +168,3 @@ class HoleRegistry:
         if isinstance(tree, list):
             return [self.encode(item) for item in tree]
         return tree
-
-
-def merge(*parts: dict | If | Splice) -> dict:
-    """Build a mapping with conditional parts: merge({"a": 1}, If(c, {"b": 2})).
-
-    Conditional and spliced parts are stored under private keys ("_if0", ...) that
-    HoleRegistry.encode turns into sentinel keys, so plain dicts stay plain dicts for cdk8s.
-    """
-    out: dict = {}
-    for index, part in enumerate(parts):
-        if isinstance(part, dict):
-            out.update(part)
-        else:
-            out[f"_if{index}"] = part
-    return out

@@ -154,7 +154,7 @@ class KtransformersChart(HelmChart):
         self.extra_helpers.append(kt.placement_helpers(NAME))
         add_engine_deployment(self, EngineContainer(
             command=kt.command(v),
-            args=kt.args(v, NAME),
+            args=kt.args(v),
             env=[],
             port=v.engine.port,
             # No /health in KTransformers; /v1/models is static and cheap. The port stays closed
