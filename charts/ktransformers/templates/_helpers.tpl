@@ -278,7 +278,7 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "ktransformers.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, resources.memory.request, service.nodePort, probes.startup.bounds, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
+{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, probes.startup.bounds, resources.memory.request, service.nodePort, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
 {{- if include "ktransformers.quotaShortfall" . }}
 {{- $messages = append $messages (include "ktransformers.quotaShortfall" .) }}
 {{- end }}
@@ -294,14 +294,14 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 {{- if and (.Values.storage.pvc.create) (lt (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64)) }}
 {{- $messages = append $messages (printf "storage.pvc.sizeGiB: %d GiB cannot hold the %d GiB of weights. Raise it, e.g. --set storage.pvc.sizeGiB=%d" (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64) (add (.Values.model.sizeGiB | int64) (div (.Values.model.sizeGiB | int64) 10) 10)) }}
 {{- end }}
+{{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
+{{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}
+{{- end }}
 {{- if gt (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64) }}
 {{- $messages = append $messages (printf "resources.memory: requestGiB (%d) is above limitGiB (%d). Lower the request or raise the limit." (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64)) }}
 {{- end }}
 {{- if and (not (eq .Values.service.type "NodePort")) (gt (.Values.service.nodePort | int64) 0) }}
 {{- $messages = append $messages (printf "service.nodePort=%d only applies to a NodePort Service, but service.type is %s. Use --set service.type=NodePort, or drop service.nodePort." (.Values.service.nodePort | int64) .Values.service.type) }}
-{{- end }}
-{{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
-{{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}
 {{- end }}
 {{- if and (gt (.Values.gpus.count | int64) 1) (eq .Values.engine.backendType "balance_serve") }}
 {{- $messages = append $messages (printf "engine.backendType: balance_serve runs a single GPU engine process on CUDA, but gpus.count is %d. Use --set engine.backendType=ktransformers for multi-GPU placement, or --set gpus.count=1." (.Values.gpus.count | int64)) }}

@@ -145,7 +145,7 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "vllm.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, resources.memory.request, service.nodePort, probes.startup.bounds, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
+{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, probes.startup.bounds, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
 {{- if include "vllm.quotaShortfall" . }}
 {{- $messages = append $messages (include "vllm.quotaShortfall" .) }}
 {{- end }}
@@ -161,14 +161,14 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 {{- if and (.Values.storage.pvc.create) (lt (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64)) }}
 {{- $messages = append $messages (printf "storage.pvc.sizeGiB: %d GiB cannot hold the %d GiB of weights. Raise it, e.g. --set storage.pvc.sizeGiB=%d" (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64) (add (.Values.model.sizeGiB | int64) (div (.Values.model.sizeGiB | int64) 10) 10)) }}
 {{- end }}
+{{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
+{{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}
+{{- end }}
 {{- if gt (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64) }}
 {{- $messages = append $messages (printf "resources.memory: requestGiB (%d) is above limitGiB (%d). Lower the request or raise the limit." (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64)) }}
 {{- end }}
 {{- if and (not (eq .Values.service.type "NodePort")) (gt (.Values.service.nodePort | int64) 0) }}
 {{- $messages = append $messages (printf "service.nodePort=%d only applies to a NodePort Service, but service.type is %s. Use --set service.type=NodePort, or drop service.nodePort." (.Values.service.nodePort | int64) .Values.service.type) }}
-{{- end }}
-{{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
-{{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}
 {{- end }}
 {{- if and (.Values.gpus.visibleDevices) (gt (.Values.gpus.count | int64) 0) }}
 {{- $messages = append $messages (printf "gpus.visibleDevices pins %d GPU(s) by UUID outside the device plugin, but gpus.count=%d also requests GPUs from it. Use one: --set gpus.count=0 to pin, or drop gpus.visibleDevices." (len .Values.gpus.visibleDevices) (.Values.gpus.count | int64)) }}

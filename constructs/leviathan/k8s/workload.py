@@ -12,7 +12,7 @@ from ..config.base import block
 from ..helm.chart import HelmChart
 from ..helm.holes import Cond, If, Splice, Tpl
 from . import storage
-from .probes import PORT_NAME, HealthPaths, engine_probes
+from .probes import PORT_NAME, HealthPaths, add_probe_rules, engine_probes
 
 COMPONENT = "engine"
 
@@ -123,6 +123,7 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
             },
         }},
     )
+    add_probe_rules(chart)
     _add_resource_rules(chart)
 
 

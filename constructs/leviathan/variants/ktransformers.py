@@ -19,7 +19,7 @@ from ..engines import ktransformers as kt
 from ..helm.chart import ChartInfo, HelmChart
 from ..helm.holes import Block, Expr, If, Kind, Tpl
 from ..k8s import download, storage
-from ..k8s.probes import HealthPaths, add_probe_rules
+from ..k8s.probes import HealthPaths
 from ..k8s.service import add_service
 from ..k8s.test_hook import add_test_hook
 from ..k8s.workload import EngineContainer, add_engine_deployment
@@ -170,7 +170,6 @@ class KtransformersChart(HelmChart):
         ))
         add_service(self)
         add_test_hook(self, v.model.served_name)
-        add_probe_rules(self)
         self._rules()
 
     def _rules(self) -> None:

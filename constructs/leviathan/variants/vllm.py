@@ -16,7 +16,7 @@ from ..engines import vllm
 from ..helm.chart import ChartInfo, HelmChart
 from ..helm.holes import Expr, If, Kind, Tpl
 from ..k8s import storage
-from ..k8s.probes import HealthPaths, add_probe_rules
+from ..k8s.probes import HealthPaths
 from ..k8s.service import add_service
 from ..k8s.test_hook import add_test_hook
 from ..k8s.workload import EngineContainer, add_engine_deployment
@@ -127,7 +127,6 @@ class VllmChart(HelmChart):
         ))
         add_service(self)
         add_test_hook(self, v.model.served_name)
-        add_probe_rules(self)
         self._rules()
 
     def _rules(self) -> None:
