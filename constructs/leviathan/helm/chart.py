@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cdk8s
+import cdk8s_plus_30 as kplus
 from constructs import Construct
 
 from ..config.base import ValuesModel, ValuesRef
@@ -89,6 +90,19 @@ class HelmChart(cdk8s.Chart):
             api_object.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", value))
         template.objects.append((api_object, when))
         return api_object
+
+    def add_config_map(self, filename: str, name: Expr, component: str, data: dict[str, Any], *,
+                       when: Cond | None = None) -> kplus.ConfigMap:
+        """A ConfigMap from cdk8s-plus. Its defaults are harmless here (`immutable: false`); for
+        workloads the chart uses raw ApiObjects, because cdk8s-plus's typed mapping drops
+        `nvidia.com/gpu` limits and imposes resources, probes and selector labels (cdk8s#2163)."""
+        template = self.files.setdefault(filename, TemplateFile(filename))
+        metadata = cdk8s.ApiObjectMetadata(name=self.registry.sentinel(name),
+                                           labels=self.registry.encode(self.labels(component)))
+        config_map = kplus.ConfigMap(self, f"{filename.removesuffix('.yaml')}-{len(template.objects)}",
+                                     metadata=metadata, data=self.registry.encode(data))
+        template.objects.append((cdk8s.ApiObject.of(config_map), when))
+        return config_map
 
     def rule(self, name: str, broken: Cond, message: str) -> None:
         self.rules.append(Rule(name, broken, message))

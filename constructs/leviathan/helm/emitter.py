@@ -71,7 +71,9 @@ class Emitter:
     # -- mappings --------------------------------------------------------------------------------
     def mapping(self, mapping: dict, indent: int) -> list[str]:
         plain, conditional = [], []
-        for key, value in mapping.items():
+        # `name` first, as Kubernetes YAML is read (`- name: engine`), whatever order cdk8s kept.
+        ordered = sorted(mapping.items(), key=lambda item: item[0] != "name")
+        for key, value in ordered:
             hole = self.registry.lookup(key)
             (conditional if hole is not None else plain).append((key, hole, value))
         lines: list[str] = []

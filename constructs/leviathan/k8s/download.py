@@ -35,11 +35,8 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
     """Add the ConfigMap + Job; return the wait-for-model init container for the engine pod."""
     v = chart.v
     download = v.download
-    chart.add_object(
-        "download-job.yaml", "v1", "ConfigMap", chart.name("download-script"), COMPONENT,
-        {"data": {"hf_download.py": SCRIPT.read_text()}},
-        when=download.enabled.truthy(),
-    )
+    chart.add_config_map("download-job.yaml", chart.name("download-script"), COMPONENT,
+                         {"hf_download.py": SCRIPT.read_text()}, when=download.enabled.truthy())
     env = [
         {"name": "DOWNLOAD_ROOT", "value": v.storage.mount_path},
         {"name": "DOWNLOAD_SOURCES", "value": sources_json},

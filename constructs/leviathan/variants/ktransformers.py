@@ -146,9 +146,9 @@ class KtransformersChart(HelmChart):
             [v.model.gguf.dir, v.model.config.dir],
         )
         generated_rules = v.gpus.count.gt(1) & ~v.engine.optimize_config_path.truthy()
-        self.add_object(
-            "optimize-rules.yaml", "v1", "ConfigMap", self.name("optimize-rules"), "engine",
-            {"data": {kt.RULES_FILE: Block(Tpl(f'include "{NAME}.optimizeRules" .'), omit_empty=False)}},
+        self.add_config_map(
+            "optimize-rules.yaml", self.name("optimize-rules"), "engine",
+            {kt.RULES_FILE: Block(Tpl(f'include "{NAME}.optimizeRules" .'), omit_empty=False)},
             when=generated_rules,
         )
         self.extra_helpers.append(kt.placement_helpers(NAME))
