@@ -2,7 +2,8 @@
 
 One Python process builds every chart (cdk8s/jsii start-up is the fixed cost). Bundles
 `rendered/<chart>/<profile>.yaml` are rendered by the official `helm` binary from the chart just
-written, so they carry exactly Helm's semantics; `default` uses values.yaml alone.
+written (`helm template --skip-tests`), so they carry exactly Helm's semantics; `default` uses
+values.yaml alone.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def helm_binary() -> str:
 
 
 def render_bundle(bundle: Bundle, charts_dir: Path) -> str:
-    command = [helm_binary(), "template", bundle.release, str(charts_dir / bundle.chart)]
+    # --skip-tests: `kubectl/oc apply` would start the `helm test` pod at once, before the engine loads.
+    command = [helm_binary(), "template", bundle.release, str(charts_dir / bundle.chart), "--skip-tests"]
     if bundle.values_file:
         command += ["-f", str(bundle.values_file)]
     result = subprocess.run(command, capture_output=True, text=True)
