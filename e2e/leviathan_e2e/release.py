@@ -95,7 +95,9 @@ class Release:
 
     @property
     def service_name(self) -> str:
-        return self.name if self.chart in self.name else f"{self.name}-{self.chart}"
+        services = self.get("services", "-l", f"app.kubernetes.io/instance={self.name}")["items"]
+        assert len(services) == 1, [s["metadata"]["name"] for s in services]
+        return services[0]["metadata"]["name"]
 
     def events(self, reason: str) -> list[dict]:
         items = self.get("events")["items"]

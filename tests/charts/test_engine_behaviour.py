@@ -99,7 +99,9 @@ def test_vllm_pod_never_sees_service_links_and_has_no_port_named_vllm(helm, char
     manifests = docs(helm.template(charts_dir / "vllm", "vllm").stdout)
     pod = find(manifests, "Deployment")["spec"]["template"]["spec"]
     assert pod["enableServiceLinks"] is False
-    assert find(manifests, "Service")["spec"]["ports"][0]["name"] != "vllm"
+    service = find(manifests, "Service")
+    assert service["metadata"]["name"] == "vllm-api", "a Service named vllm injects VLLM_PORT"
+    assert service["spec"]["ports"][0]["name"] == "http"
     assert "--quantization" not in engine_container(manifests)["args"]
 
 

@@ -79,11 +79,18 @@ startupProbe failureThreshold covering the startup budget.
 {{- end }}
 
 {{/*
-Prefix of the environment variables Kubernetes injects for this release's Service
-("<FULLNAME>_SERVICE_HOST"); the test pod uses them, so it needs no cluster DNS.
+Name of the engine's Service.
+*/}}
+{{- define "ktransformers.serviceName" -}}
+{{- printf "%s" (include "ktransformers.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end }}
+
+{{/*
+Prefix of the environment variables Kubernetes injects for the engine's Service
+("<SERVICE_NAME>_SERVICE_HOST"); the test pod uses them, so it needs no cluster DNS.
 */}}
 {{- define "ktransformers.serviceEnvPrefix" -}}
-{{- include "ktransformers.fullname" . | upper | replace "-" "_" -}}
+{{- include "ktransformers.serviceName" . | upper | replace "-" "_" -}}
 {{- end }}
 
 {{/*

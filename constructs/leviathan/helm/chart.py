@@ -31,6 +31,8 @@ class ChartInfo:
     description: str
     kube_version: str = ">=1.30.0-0"
     keywords: tuple[str, ...] = ()
+    # Appended to the release fullname to name the engine's Service.
+    service_suffix: str = ""
 
 
 @dataclass
@@ -63,6 +65,9 @@ class HelmChart(cdk8s.Chart):
         if not suffix:
             return self.include("fullname")
         return Tpl(f'printf "%s-{suffix}" (include "{self.info.name}.fullname" .)')
+
+    def service_name(self) -> Expr:
+        return self.include("serviceName")
 
     def labels(self, component: str) -> dict:
         return {"app.kubernetes.io/component": component,

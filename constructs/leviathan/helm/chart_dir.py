@@ -67,9 +67,9 @@ Watch the engine load:
 
 Reach the OpenAI-compatible API:
 {{{{- if eq .Values.service.type "NodePort" }}}}
-  http://<node-ip>:{{{{ if .Values.service.nodePort }}}}{{{{ .Values.service.nodePort }}}}{{{{ else }}}}$(kubectl get svc -n {{{{ $ns }}}} {{{{ $fullname }}}} -o jsonpath='{{{{ "{{" }}}}.spec.ports[0].nodePort{{{{ "}}" }}}}'){{{{ end }}}}/v1/models
+  http://<node-ip>:{{{{ if .Values.service.nodePort }}}}{{{{ .Values.service.nodePort }}}}{{{{ else }}}}$(kubectl get svc -n {{{{ $ns }}}} {{{{ include "{name}.serviceName" . }}}} -o jsonpath='{{{{ "{{" }}}}.spec.ports[0].nodePort{{{{ "}}" }}}}'){{{{ end }}}}/v1/models
 {{{{- else }}}}
-  kubectl port-forward -n {{{{ $ns }}}} svc/{{{{ $fullname }}}} {{{{ .Values.service.port }}}}:{{{{ .Values.service.port }}}}
+  kubectl port-forward -n {{{{ $ns }}}} svc/{{{{ include "{name}.serviceName" . }}}} {{{{ .Values.service.port }}}}:{{{{ .Values.service.port }}}}
   curl http://localhost:{{{{ .Values.service.port }}}}/v1/models
 {{{{- end }}}}
 
@@ -129,7 +129,7 @@ def write_chart(chart: HelmChart, dest: Path, profile_files: list[Path], notes: 
     (dest / "values.yaml").write_text(values_doc.values_yaml(chart.defaults, header))
     (dest / "values.schema.json").write_text(schema.schema_json(type(chart.defaults)))
     (dest / ".helmignore").write_text(HELMIGNORE)
-    helpers = [common_helpers(name), *chart.extra_helpers, validation_helper(name, chart.rules)]
+    helpers = [common_helpers(name, chart.info.service_suffix), *chart.extra_helpers, validation_helper(name, chart.rules)]
     (dest / "templates" / "_helpers.tpl").write_text("\n".join(helpers))
     (dest / "templates" / "NOTES.txt").write_text(notes_txt(chart))
     for filename, text in chart.render_templates().items():

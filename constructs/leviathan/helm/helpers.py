@@ -29,7 +29,7 @@ def include(chart: str, helper: str, kind: Kind = Kind.STR) -> Expr:
     return Tpl(f'include "{chart}.{helper}" .', kind)
 
 
-def common_helpers(chart: str) -> str:
+def common_helpers(chart: str, service_suffix: str = "") -> str:
     return f'''{{{{/*
 Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names).
 */}}}}
@@ -111,11 +111,18 @@ startupProbe failureThreshold covering the startup budget.
 {{{{- end }}}}
 
 {{{{/*
-Prefix of the environment variables Kubernetes injects for this release's Service
-("<FULLNAME>_SERVICE_HOST"); the test pod uses them, so it needs no cluster DNS.
+Name of the engine's Service.
+*/}}}}
+{{{{- define "{chart}.serviceName" -}}}}
+{{{{- printf "%s{service_suffix}" (include "{chart}.fullname" .) | trunc 63 | trimSuffix "-" -}}}}
+{{{{- end }}}}
+
+{{{{/*
+Prefix of the environment variables Kubernetes injects for the engine's Service
+("<SERVICE_NAME>_SERVICE_HOST"); the test pod uses them, so it needs no cluster DNS.
 */}}}}
 {{{{- define "{chart}.serviceEnvPrefix" -}}}}
-{{{{- include "{chart}.fullname" . | upper | replace "-" "_" -}}}}
+{{{{- include "{chart}.serviceName" . | upper | replace "-" "_" -}}}}
 {{{{- end }}}}
 '''
 

@@ -16,7 +16,7 @@ def add_service(chart: HelmChart) -> None:
     service = chart.v.service
     node_port = service.type.eq("NodePort") & service.node_port.gt(0)
     chart.add_object(
-        "service.yaml", "v1", "Service", chart.name(), COMPONENT,
+        "service.yaml", "v1", "Service", chart.service_name(), COMPONENT,
         {"spec": {
             "type": service.type,
             "ports": [{

@@ -93,6 +93,8 @@ class VllmChart(HelmChart):
             name=NAME, version=VERSION, app_version=versions.image("vllm").app_version,
             description="A 70B W4A16 model on vLLM with an HF cache volume and size-derived startup budget",
             keywords=("llm", "vllm", "deepseek", "w4a16", "openai"),
+            # `helm install vllm charts/vllm` must not create a Service named "vllm" (see README_NOTES).
+            service_suffix="-api",
         )
         super().__init__(scope, info, values or VllmValues())
         v = self.v
@@ -164,8 +166,9 @@ README_NOTES = """\
   is not killed at vLLM's 600 s default.
 * **No `VLLM_PORT` surprise.** Kubernetes injects `<SERVICE>_PORT=tcp://...` for every Service in
   the namespace; a Service called `vllm` produces `VLLM_PORT`, which vLLM parses as its port and
-  crashes. The engine pod sets `enableServiceLinks: false`, and its Service and port are never named
-  `vllm`.
+  crashes, and other pods in the namespace would get it too. The engine pod sets
+  `enableServiceLinks: false`, its Service is `<release>-vllm-api` (never `vllm`, even for a
+  release named `vllm`), and its port is named `http`.
 * **GPU pinning by UUID** (`gpus.visibleDevices`) reproduces the seed's split of an RTX PRO 6000
   (LLM) and an RTX 5090 (image generation) on one node. It bypasses the device plugin, so the
   scheduler does not know those GPUs are taken: prefer `gpus.count` when you can.
