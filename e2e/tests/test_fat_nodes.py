@@ -4,9 +4,11 @@ only marks them Running); health flows are proven on the real node in test_chart
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from leviathan_e2e.kwok import FAKE_NODE_TAINT, KwokGpuNodes
+from leviathan_e2e.kwok import FAKE_NODE_TAINT, KWOK_VERSION, KwokGpuNodes, kwok_binary
 from leviathan_e2e.release import REPO, Release, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -22,8 +24,12 @@ ON_FAT_NODES = {
 
 @pytest.fixture(scope="module")
 def h100_node(cluster, tmp_path_factory) -> str:
+    started = time.monotonic()
+    if not kwok_binary().exists():
+        print(f"\n[e2e] building kwok {KWOK_VERSION} from the Go module proxy (once, ~4 min) ...", flush=True)
     nodes = KwokGpuNodes(cluster.kubeconfig, tmp_path_factory.mktemp("kwok"), count=1)
     names = nodes.start()
+    print(f"\n[e2e] kwok H100 node {names[0]} Ready in {time.monotonic() - started:.1f}s", flush=True)
     yield names[0]
     nodes.stop()
 
