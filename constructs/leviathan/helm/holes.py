@@ -99,6 +99,11 @@ def Tpl(go: str, kind: Kind = Kind.STR) -> Expr:  # noqa: N802 - reads like a co
     return Expr(go, kind)
 
 
+def gib(expr: Expr) -> Expr:
+    """A Kubernetes quantity from an int GiB value: `printf "%dGi"` ("416Gi")."""
+    return Tpl(f'printf "%dGi" ({expr.go} | int64)')
+
+
 @dataclass(frozen=True)
 class Block:
     """A list or map value rendered with toYaml. With `omit_empty`, the key disappears when empty."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config.base import block
 from ..helm.chart import HelmChart
-from ..helm.holes import Expr, If, Kind, Tpl
+from ..helm.holes import Expr, If, Kind, Tpl, gib
 from . import storage
 
 SCRIPT = Path(__file__).resolve().parent.parent / "payloads" / "hf_download.py"
@@ -80,8 +80,8 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
                         "env": env,
                         "resources": {
                             "requests": {"cpu": resources.cpu.as_str(),
-                                         "memory": Tpl(f'printf "%dGi" ({resources.memory_gi_b.go} | int64)')},
-                            "limits": {"memory": Tpl(f'printf "%dGi" ({resources.memory_gi_b.go} | int64)')},
+                                         "memory": gib(resources.memory_gi_b)},
+                            "limits": {"memory": gib(resources.memory_gi_b)},
                         },
                         "volumeMounts": [
                             storage.model_mount(chart, read_only=False),

@@ -9,7 +9,7 @@ downloaded again.
 from __future__ import annotations
 
 from ..helm.chart import HelmChart
-from ..helm.holes import Expr, If, Tpl
+from ..helm.holes import Expr, If, Tpl, gib
 
 MODEL_VOLUME = "models"
 
@@ -40,7 +40,7 @@ def add_model_storage(chart: HelmChart) -> None:
         "pvc.yaml", "v1", "PersistentVolumeClaim", chart.name("models"), "model-storage",
         {"spec": {
             "accessModes": [pvc.access_mode],
-            "resources": {"requests": {"storage": Tpl(f'printf "%dGi" ({pvc.size_gi_b.go} | int64)')}},
+            "resources": {"requests": {"storage": gib(pvc.size_gi_b)}},
             "_class": If(pvc.storage_class_name.truthy(), {"storageClassName": pvc.storage_class_name}),
         }},
         when=pvc.create.truthy(),

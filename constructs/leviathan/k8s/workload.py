@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..config.base import block
 from ..helm.chart import HelmChart
-from ..helm.holes import Cond, If, Splice, Tpl
+from ..helm.holes import Cond, Expr, If, Kind, Splice, Tpl, gib
 from . import storage
 from .probes import PORT_NAME, HealthPaths, add_probe_rules, engine_probes
 
@@ -38,10 +38,6 @@ class EngineContainer:
     annotations: dict = field(default_factory=dict)
 
 
-def gib(expr) -> Tpl:
-    return Tpl(f'printf "%dGi" ({expr.go} | int64)')
-
-
 def _gpu_entry(chart: HelmChart) -> dict:
     gpus = chart.v.gpus
     return {"_gpu": Splice(f'printf "%s: %d" {gpus.resource_name.go} ({gpus.count.go} | int64)')}
@@ -50,7 +46,7 @@ def _gpu_entry(chart: HelmChart) -> dict:
 def _resources(chart: HelmChart, gpu_when: Cond) -> dict:
     res = chart.v.resources
     memory = res.memory
-    request = Tpl(f'printf "%dGi" ({memory.request_gi_b.go} | default {memory.limit_gi_b.go} | int64)')
+    request = gib(Expr(f"{memory.request_gi_b.go} | default {memory.limit_gi_b.go}", Kind.INT))
     return {
         "requests": {"cpu": res.cpu.request.as_str(), "memory": request, "_gpu": If(gpu_when, _gpu_entry(chart))},
         "limits": {
