@@ -1,0 +1,51 @@
+"""The real `vllm serve` parser of the installed vLLM, built the way `vllm`'s CLI main() builds it.
+
+Runs inside the vLLM environment (`scripts/engine-flags venv vllm`), which holds the pinned vLLM
+wheel with its own dependencies: nothing is stubbed. No GPU is needed to build or run the parser
+(the CPU platform is selected, as vLLM's CLI does for `vllm bench` on such a machine).
+
+    python vllm_parser.py describe            -> JSON of every option string (the flag manifest)
+    python vllm_parser.py parse ARGS.json     -> parses each argv in the JSON list, exits 1 on the
+                                                 first the parser or `serve` validation refuses
+"""
+
+import json
+import sys
+
+
+def serve_parser():
+    # Without a GPU vLLM detects no platform, and building the parser evaluates DeviceConfig's
+    # default, which then fails. vLLM's own CLI main() handles this for `vllm bench` by selecting its
+    # CpuPlatform; we do the same. The option strings do not depend on the platform.
+    from vllm import platforms
+    if platforms.current_platform.is_unspecified():
+        from vllm.platforms.cpu import CpuPlatform
+        platforms.current_platform = CpuPlatform()
+
+    from vllm.entrypoints.cli.serve import ServeSubcommand
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    top = FlexibleArgumentParser(description="vLLM CLI")
+    subparsers = top.add_subparsers(required=False, dest="subparser")
+    command = ServeSubcommand()
+    serve = command.subparser_init(subparsers)
+    return top, serve, command
+
+
+def main() -> None:
+    # vLLM logs to stdout; keep stdout for the result.
+    result, sys.stdout = sys.stdout, sys.stderr
+    top, serve, command = serve_parser()
+    if sys.argv[1] == "describe":
+        from parser_spec import describe
+        json.dump(describe(serve), result, indent=1, sort_keys=True)
+        return
+    for argv in json.load(open(sys.argv[2])):
+        args = top.parse_args(["serve", *argv])
+        command.validate(args)
+        print(f"accepted: model_tag={args.model_tag} port={args.port} served_model_name={args.served_model_name}",
+              file=result)
+
+
+if __name__ == "__main__":
+    main()
