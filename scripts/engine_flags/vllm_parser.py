@@ -5,10 +5,12 @@ wheel with its own dependencies: nothing is stubbed. No GPU is needed to build o
 (the CPU platform is selected, as vLLM's CLI does for `vllm bench` on such a machine).
 
     python vllm_parser.py describe            -> JSON of every option string (the flag manifest)
-    python vllm_parser.py parse ARGS.json     -> parses each argv in the JSON list, exits 1 on the
-                                                 first the parser or `serve` validation refuses
+    python vllm_parser.py parse ARGS.json     -> parses each argv in the JSON list (as `vllm serve ARGV`,
+                                                 then ServeSubcommand.validate); prints one verdict each
 """
 
+import contextlib
+import io
 import json
 import sys
 
@@ -40,12 +42,17 @@ def main() -> None:
         from parser_spec import describe
         json.dump(describe(serve), result, indent=1, sort_keys=True)
         return
+    verdicts = []
     for argv in json.load(open(sys.argv[2])):
-        args = top.parse_args(["serve", *argv])
-        command.validate(args)
-        print(f"accepted: model_tag={args.model_tag} port={args.port} served_model_name={args.served_model_name}",
-              file=result)
-
+        messages = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(messages):
+                args = top.parse_args(["serve", *argv])
+                command.validate(args)
+            verdicts.append({"argv": argv, "accepted": True, "port": args.port, "model_tag": args.model_tag})
+        except SystemExit as refused:
+            verdicts.append({"argv": argv, "accepted": False, "exit": refused.code, "message": messages.getvalue()})
+    json.dump(verdicts, result, indent=1)
 
 if __name__ == "__main__":
     main()

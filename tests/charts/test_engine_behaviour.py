@@ -111,3 +111,14 @@ def test_uninstall_keeps_the_model_volume(helm, charts_dir):
     for chart in ("ktransformers", "vllm"):
         pvc = find(docs(helm.template(charts_dir / chart).stdout), "PersistentVolumeClaim")
         assert pvc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+@pytest.mark.parametrize(("interleave", "added"), [(True, ["SYS_NICE"]), (False, None)])
+def test_numactl_gets_sys_nice_only_when_it_runs(helm, charts_dir, interleave, added):
+    # set_mempolicy(2) is allowed by the runtime's default seccomp profile only with CAP_SYS_NICE.
+    manifests = docs(helm.template(charts_dir / "ktransformers", sets=[f"engine.numaInterleave={str(interleave).lower()}"]).stdout)
+    container = engine_container(manifests)
+    capabilities = container["securityContext"]["capabilities"]
+    assert capabilities["drop"] == ["ALL"]
+    assert capabilities.get("add") == added
+    assert (container["command"][:2] == ["numactl", "--interleave=all"]) is interleave
