@@ -22,8 +22,9 @@ def pins() -> dict[str, str]:
 
 def test_constraints_pin_what_the_v041_server_needs():
     pinned = pins()
-    # server/requirements.txt at v0.4.1 pins transformers 4.51.3; 5.x has no modeling_attn_mask_utils.
-    assert pinned["transformers"] == "4.51.3"
+    # The tag's cache code calls Cache.__init__(layer_class_to_replicate=...): transformers >= 4.56,
+    # although its server/requirements.txt says 4.51.3; 5.x has no modeling_attn_mask_utils.
+    assert pinned["transformers"] == "4.57.1"
     assert pinned["torch"] == "2.8.0"
     # imported by ktransformers/server but declared by neither requirements.txt nor pyproject.toml
     for package in ("openai", "pyzmq", "sqlalchemy", "uvicorn", "fastapi"):

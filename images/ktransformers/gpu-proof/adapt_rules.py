@@ -13,6 +13,7 @@ Writes OUT_DIR/rules-fixed.yaml and OUT_DIR/rules-1gpu.yaml and prints every cha
 2. One GPU: every "cuda:1" becomes "cuda:0" (the layer split and the transfer_map stay as rendered).
 """
 import copy
+import re
 import sys
 
 import yaml
@@ -44,8 +45,8 @@ def main(src, out_dir):
                 r["replace"]["class"] = V3_REPLACE
             changes.append(f"rotary rule {r['match']['name']}: V2 classes -> {V3_MATCH} / {V3_REPLACE}")
 
-    has_lm_head_linear = any(r["match"].get("name") == "^lm_head" and r["replace"].get("class", "").endswith("KTransformersLinear")
-                             for r in rules)
+    has_lm_head_linear = any(re.search(r["match"].get("name", "$^"), "lm_head")
+                             and r["replace"].get("class", "").endswith("KTransformersLinear") for r in rules)
     if not has_lm_head_linear:
         idx = next(i for i, r in enumerate(rules) if "lm_head" in r["match"].get("name", ""))
         dev = rules[idx]["replace"]["kwargs"]["generate_device"]

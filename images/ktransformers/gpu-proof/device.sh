@@ -4,16 +4,19 @@
 #   images/ktransformers/gpu-proof/device.sh [STAGE...]
 #
 # Resumable: state lives in $W (default /tmp/ktproof), so a second call on the same (warm) machine
-# skips what is done (wheels, tiny model, the extension build) and goes on with the stages.
+# skips what is done (wheels, tiny model, the extension build) and goes on with the stages. The
+# build takes ~12 minutes on 16 cores (the two Marlin .cu files); with .gpu-carry/prebuilt/ (the
+# extensions a previous run left in $OUT) it is skipped.
 # Every step checks the time left (BUDGET_S seconds from the start, default 560) and is skipped when
 # it would not fit. Results: $W/logs (copied into $OUT as logs.tar.gz), summary lines on stdout.
 #
 # Stages (server started exactly with the chart's args, see run_stage):
-#   full    all patches in images/ktransformers/patches, transformers 4.57.1   -> must answer
+#   full    all patches in images/ktransformers/patches, transformers 4.57.1   -> must answer (HTTP 200)
 #   vanilla no patch                                                            -> expected to fail
 #   p1      0001 only                                                           -> expected to fail
 #   p12     0001 + 0002                                                         -> expected to fail
 #   p123    0001 + 0002 + 0003                                                  -> expected to fail
+#   p1234   0001 .. 0004 (what the H200 run of this session had)                -> chat fails (0005, 0006)
 #   tf451   all patches, transformers 4.51.3 (server/requirements.txt's pin)    -> expected to fail
 set -u
 START=$(date +%s)
@@ -25,7 +28,7 @@ PATCHES=$R/images/ktransformers/patches
 W=${W:-/tmp/ktproof}
 LOG=$W/logs
 mkdir -p "$W" "$LOG" "$W/build"
-STAGES=${*:-full vanilla p1 p12 p123 tf451}
+STAGES=${*:-full vanilla p1 p12 p123 p1234 tf451}
 PORT=30000
 
 left() { echo $((DEADLINE - $(date +%s))); }
@@ -39,7 +42,7 @@ save_out() {
   [ -n "${OUT:-}" ] || return 0
   tar -C "$W" -czf "$OUT/logs.tar.gz" logs 2>/dev/null
   cp "$LOG/summary.txt" "$OUT/summary.txt" 2>/dev/null
-  [ -f "$LOG/server-full.log" ] && tail -c 2000000 "$LOG/server-full.log" > "$OUT/server-full.log"
+  [ -f "$LOG/server-full.log" ] && grep -a -v "^Injecting\|^loading" "$LOG/server-full.log" | tail -c 2000000 > "$OUT/server-full.log"
   for f in "$W"/src/*.so; do [ -f "$f" ] || continue; b=$(basename "$f" | cut -d. -f1)
     [ -f "$W/so-$b.tar.xz" ] || tar -C "$W/src" -cJf "$W/so-$b.tar.xz" "$(basename "$f")"; cp "$W/so-$b.tar.xz" "$OUT/"; done
   true
@@ -93,6 +96,19 @@ fi
 
 # ------------------------------------------------------------------ build (background, survives the call)
 EXTS="cpuinfer_ext KTransformersOps vLLMMarlin"
+# Prebuilt extensions (.gpu-carry/prebuilt/so-*.tar.xz, from an earlier run of this script on the same
+# image) skip the ~12-minute build; without them everything is compiled here.
+if [ ! -f "$W/build/done" ] && ls "$R"/.gpu-carry/prebuilt/so-*.tar.xz > /dev/null 2>&1; then
+  mkdir -p "$W/so" && for f in "$R"/.gpu-carry/prebuilt/so-*.tar.xz; do tar -xJf "$f" -C "$W/so"; done
+  rm -rf "$W/src" && cp -a "$R/.gpu-carry/kt-src" "$W/src"
+  (cd "$W/src" && for p in "$PATCHES"/*.patch; do apply_patch --check "$p" && echo "apply --check OK: $(basename "$p")"; done) \
+    > "$LOG/patch-check.txt" 2>&1
+  say "$(tr '\n' ';' < "$LOG/patch-check.txt")"
+  (cd "$W/so" && sha256sum *.so) | tee -a "$LOG/summary.txt"
+  say "using prebuilt extensions from .gpu-carry/prebuilt (no build)"
+  touch "$W/build/src.done" "$W/build/done"
+  for e in $EXTS; do echo 0 > "$W/build/$e.rc"; done
+fi
 if [ ! -f "$W/build/src.done" ]; then
   rm -rf "$W/src" && cp -a "$R/.gpu-carry/kt-src" "$W/src"
   (cd "$W/src" && for p in "$PATCHES"/*.patch; do apply_patch --check "$p" && echo "apply --check OK: $(basename "$p")"; done) \
@@ -166,43 +182,55 @@ run_stage() {  # name, transformers site, patches...
   export HOME=$S/home; mkdir -p "$HOME"
   local PP=$S:$W/so:$HERE/shims:$tf:$W/site
   say "stage $name: patches [${*:-none}], transformers from $(basename "$tf")"
-  (cd "$S" && PYTHONPATH=$PP setsid $NUMA "$W/bin/ktransformers" "${ARGS[@]}" > "$LOG/server-$name.log" 2>&1 & echo $! > "$S/pid")
-  local pid; pid=$(cat "$S/pid"); local t0; t0=$(date +%s); local up=0
-  while [ $(( $(date +%s) - t0 )) -lt $((need - 40)) ] && [ "$(left)" -gt 30 ]; do
+  # the session leader's pid is written by the process that then becomes the server (exec), so
+  # `kill -- -PID` below reaches the whole server session whatever job control the caller uses
+  (cd "$S" && PYTHONPATH=$PP setsid bash -c 'echo $$ > pid; exec "$@"' ktransformers-stage $NUMA "$W/bin/ktransformers" "${ARGS[@]}" \
+     > "$LOG/server-$name.log" 2>&1 &)
+  local t0; t0=$(date +%s); local up=0 pid=""
+  while [ $(( $(date +%s) - t0 )) -lt 150 ] && [ "$(left)" -gt 30 ]; do
+    [ -z "$pid" ] && [ -s "$S/pid" ] && pid=$(cat "$S/pid")
     if curl -sf -o "$LOG/models-$name.json" "http://127.0.0.1:$PORT/v1/models"; then up=1; break; fi
-    kill -0 "$pid" 2>/dev/null || break
+    [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && break
     sleep 1
   done
   local t1; t1=$(date +%s)
   if [ $up = 1 ]; then
-    say "stage $name: GET /v1/models answered after $((t1 - t0))s: $(cat "$LOG/models-$name.json")"
+    say "stage $name: GET /v1/models answered $((t1 - t0))s after the start: $(cat "$LOG/models-$name.json")"
     nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader > "$LOG/smi-$name-loaded.txt"
     nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader >> "$LOG/smi-$name-loaded.txt"
     say "stage $name: nvidia-smi after load: $(tr '\n' ';' < "$LOG/smi-$name-loaded.txt")"
-    local body='{"model":"deepseek-v3","messages":[{"role":"user","content":"Hello, who are you?"}],"max_tokens":32,"stream":false}'
-    local ts; ts=$(date +%s.%N)
-    curl -s -m $(( $(left) > 200 ? 180 : $(left) - 20 )) -o "$LOG/chat-$name.json" -w '%{http_code}' \
-      -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$PORT/v1/chat/completions" > "$LOG/chat-$name.code"
-    local te; te=$(date +%s.%N)
-    say "stage $name: POST /v1/chat/completions -> HTTP $(cat "$LOG/chat-$name.code") in $(python3 -c "print(round($te-$ts,1))")s: $(head -c 600 "$LOG/chat-$name.json")"
+    local n=0 body
+    # a client-style request (max_tokens 32), then one without max_tokens (runs to --max_new_tokens)
+    for body in '{"model":"deepseek-v3","messages":[{"role":"user","content":"Hello, who are you?"}],"max_tokens":32,"stream":false}' \
+                '{"model":"deepseek-v3","messages":[{"role":"user","content":"Tell me a long story."}],"stream":false}'; do
+      n=$((n + 1))
+      [ "$(left)" -gt 40 ] || { say "stage $name: chat $n skipped, $(left)s left"; break; }
+      local ts; ts=$(date +%s.%N)
+      curl -s -m $(( $(left) > 200 ? 180 : $(left) - 20 )) -o "$LOG/chat-$name-$n.json" -w '%{http_code}' \
+        -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$PORT/v1/chat/completions" > "$LOG/chat-$name-$n.code"
+      local te; te=$(date +%s.%N)
+      say "stage $name: chat $n $body -> HTTP $(cat "$LOG/chat-$name-$n.code") in $(python3 -c "print(round($te-$ts,2))")s: $(head -c 700 "$LOG/chat-$name-$n.json")"
+    done
     nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader > "$LOG/smi-$name-after-chat.txt"
-    say "stage $name: nvidia-smi after chat: $(cat "$LOG/smi-$name-after-chat.txt")"
+    say "stage $name: nvidia-smi after the requests: $(cat "$LOG/smi-$name-after-chat.txt")"
   else
-    say "stage $name: server did not answer /v1/models (alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo no), $((t1 - t0))s)"
+    say "stage $name: server did not answer /v1/models (alive: $([ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo yes || echo no), $((t1 - t0))s)"
   fi
-  grep -n -E "Error|error:|Traceback|raise |Exception" "$LOG/server-$name.log" | grep -v -E "DEBUG|debug" | head -8 | sed "s/^/  [$name] /" | tee -a "$LOG/summary.txt"
-  kill -- -"$pid" 2>/dev/null; sleep 2; kill -9 -- -"$pid" 2>/dev/null
+  grep -a -n -E "Error|error:|Traceback|raise |Exception" "$LOG/server-$name.log" | grep -v -E "DEBUG|debug" | head -8 | sed "s/^/  [$name] /" | tee -a "$LOG/summary.txt"
+  if [ -n "$pid" ]; then kill -- -"$pid" 2>/dev/null; sleep 3; kill -9 -- -"$pid" 2>/dev/null; fi
+  while curl -s -o /dev/null "http://127.0.0.1:$PORT/v1/models" && [ "$(left)" -gt 5 ]; do sleep 1; done
   cp -r "$HOME/.ktransformers/logs" "$LOG/ktlogs-$name" 2>/dev/null
   true
 }
 
 for st in $STAGES; do
   case $st in
-    full)    NEED=240 run_stage full    "$W/site" $(cd "$PATCHES" && ls *.patch) ;;
+    full)    NEED=${FULL_NEED:-240} run_stage full    "$W/site" $(cd "$PATCHES" && ls *.patch) ;;
     vanilla) NEED=90  run_stage vanilla "$W/site" ;;
     p1)      NEED=120 run_stage p1      "$W/site" $(cd "$PATCHES" && ls 0001-*.patch) ;;
     p12)     NEED=150 run_stage p12     "$W/site" $(cd "$PATCHES" && ls 0001-*.patch 0002-*.patch) ;;
     p123)    NEED=150 run_stage p123    "$W/site" $(cd "$PATCHES" && ls 0001-*.patch 0002-*.patch 0003-*.patch) ;;
+    p1234)   NEED=150 run_stage p1234   "$W/site" $(cd "$PATCHES" && ls 0001-*.patch 0002-*.patch 0003-*.patch 0004-*.patch) ;;
     tf451)   NEED=120 run_stage tf451   "$W/tf451" $(cd "$PATCHES" && ls *.patch) ;;
   esac
 done

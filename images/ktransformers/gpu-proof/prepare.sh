@@ -7,7 +7,10 @@
 #                pyinc/   Python 3.12 headers (Ubuntu noble libpython3.12-dev), used only if the
 #                         device's python3 has none
 #                rules/   the chart-rendered optimize rules, the adapted one-GPU rules, the args
-#   .whl/        Python wheels the device lacks (cp312 manylinux)
+#                prebuilt/ (optional, not made here) so-*.tar.xz that device.sh left in $OUT: lets a
+#                         re-run skip the ~12-minute extension build
+#   .whl/        Python wheels the device lacks (cp312 manylinux). Not typing_extensions: the device's
+#                newer one is needed by its anyio (4.15.0 broke `import anyio` there).
 #
 # Needs: git, the mirrors of kvcache-ai/ktransformers, ggerganov/llama.cpp and pybind/pybind11 (KT_GIT,
 # LLAMA_GIT, PYBIND_GIT: bare repos), helm (.venv/bin/helm), python3 with PyYAML, pip, curl.
@@ -22,7 +25,8 @@ CARRY=$ROOT/.gpu-carry
 WHL=$ROOT/.whl
 
 test "$(git --git-dir="$KT_GIT" rev-parse 'v0.4.1^{commit}')" = "$KT_COMMIT"
-rm -rf "$CARRY" && mkdir -p "$CARRY/kt-src" "$CARRY/rules" "$CARRY/pyinc"
+# (.gpu-carry/prebuilt/, extensions a device run returned, is kept)
+rm -rf "$CARRY/kt-src" "$CARRY/rules" "$CARRY/pyinc" && mkdir -p "$CARRY/kt-src" "$CARRY/rules" "$CARRY/pyinc"
 
 # --- KTransformers at the pinned commit, trimmed to what setup.py needs without balance_serve
 git --git-dir="$KT_GIT" archive "$KT_COMMIT" -- . ':!doc' ':!KT-SFT' ':!kt-kernel' ':!WeChatGroup.png' \
@@ -81,7 +85,7 @@ python3 -m pip download -q --no-deps --only-binary=:all: $PLAT -d "$WHL" \
   fastapi==0.121.0 starlette==0.49.3 uvicorn==0.38.0 openai==2.7.1 sqlalchemy==2.0.44 greenlet==3.2.4 \
   pyzmq==27.1.0 colorlog==6.10.1 fire==0.7.1 termcolor==3.2.0 pydantic==2.12.4 pydantic_core==2.41.5 \
   annotated-types==0.7.0 typing-inspection==0.4.2 distro==1.9.0 jiter==0.11.1 sniffio==1.3.1 \
-  typing_extensions==4.15.0 gguf==0.17.1
+  gguf==0.17.1
 mkdir -p "$WHL/tf451"
 python3 -m pip download -q --no-deps --only-binary=:all: $PLAT -d "$WHL/tf451" transformers==4.51.3 tokenizers==0.21.4
 du -sh "$CARRY" "$WHL"
