@@ -109,3 +109,19 @@ def test_uninstall_keeps_the_model_volume(helm, charts_dir):
     for chart in ("ktransformers", "vllm"):
         pvc = find(docs(helm.template(charts_dir / chart).stdout), "PersistentVolumeClaim")
         assert pvc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_only_numa_interleave_keeps_sys_nice(helm, charts_dir):
+    """numactl --interleave needs set_mempolicy, which the RuntimeDefault seccomp profile allows only
+    with CAP_SYS_NICE; without numactl the engine keeps no capability at all."""
+    plain = engine_container(docs(helm.template(charts_dir / "ktransformers").stdout))
+    assert plain["command"][0] != "numactl"
+    assert plain["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    numa = engine_container(docs(helm.template(charts_dir / "ktransformers",
+                                               sets=["engine.numaInterleave=true"]).stdout))
+    assert numa["command"][:2] == ["numactl", "--interleave=all"]
+    assert numa["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["SYS_NICE"]}
+    assert numa["securityContext"]["allowPrivilegeEscalation"] is False
+    for chart in ("vllm",):
+        other = engine_container(docs(helm.template(charts_dir / chart).stdout))
+        assert other["securityContext"]["capabilities"] == {"drop": ["ALL"]}

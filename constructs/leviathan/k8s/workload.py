@@ -34,6 +34,9 @@ class EngineContainer:
     enable_service_links: bool = True
     gpu_request_when: Cond | None = None
     home_dir: str = "/home/engine"
+    # When true, the engine keeps CAP_SYS_NICE: containerd's RuntimeDefault seccomp profile allows
+    # set_mempolicy/mbind/get_mempolicy (numactl --interleave) only to containers that have it.
+    sys_nice_when: Cond | None = None
     # Facts the chart derived (startup budget, RAM needed), shown to operators as annotations.
     annotations: dict = field(default_factory=dict)
 
@@ -57,6 +60,12 @@ def _resources(chart: HelmChart, gpu_when: Cond) -> dict:
     }
 
 
+def _capabilities(engine: EngineContainer) -> dict:
+    if engine.sys_nice_when is None:
+        return {"drop": ["ALL"]}
+    return {"drop": ["ALL"], "_nice": If(engine.sys_nice_when, {"add": ["SYS_NICE"]})}
+
+
 def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
     v = chart.v
     gpu_when = engine.gpu_request_when or v.gpus.count.gt(0)
@@ -76,7 +85,7 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
             *engine.extra_mounts,
         ],
         **engine_probes(chart, engine.health),
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": _capabilities(engine)},
     }
     pod_spec = {
         "_runtime": If(v.runtime_class_name.truthy(), {"runtimeClassName": v.runtime_class_name}),

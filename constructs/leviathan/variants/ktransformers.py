@@ -89,7 +89,9 @@ class Engine(ValuesModel):
     """Path of an optimize-rule YAML inside the image (e.g. an `-amx` rule). Empty: the engine's default
     for one GPU, or the chart-generated placement for several."""
     numa_interleave: bool = False
-    """Wrap the server in `numactl --interleave=all` to use every memory channel of a multi-NUMA host."""
+    """Wrap the server in `numactl --interleave=all` to use every memory channel of a multi-NUMA host.
+    The engine container then keeps CAP_SYS_NICE: RuntimeDefault seccomp allows numactl's
+    set_mempolicy only with it."""
     use_cuda_graph: bool = True
     """CUDA graphs (`--no-use_cuda_graph` when false; needed when experts are moved to a GPU)."""
     extra_args: list[str] = []
@@ -165,6 +167,8 @@ class KtransformersChart(HelmChart):
                                                  "readOnly": True}])],
             extra_volumes=[If(generated_rules, [{"name": "optimize-rules",
                                                   "configMap": {"name": self.name("optimize-rules")}}])],
+            # numactl --interleave=all calls set_mempolicy, which RuntimeDefault seccomp allows only with SYS_NICE.
+            sys_nice_when=v.engine.numa_interleave.truthy(),
             annotations={"leviathan.dev/host-memory-needed-gib": Tpl(
                 f"add ({v.model.size_gi_b.go} | int64) ({v.model.host_overhead_gi_b.go} | int64) | toString")},
         ))
