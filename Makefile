@@ -16,6 +16,7 @@ synth: setup      ## write charts/ and rendered/ from constructs/
 	@python main.py
 
 test: setup       ## fast tier: charts, schemas, goldens, images lint, harness unit tests
+	@scripts/setup-e2e-host --if-root   # containerd, catatonit, busybox-static: 3 tests need them
 	@python -m pytest tests
 
 e2e: setup        ## real cluster with mocked GPUs; install every chart and prove its health flows
