@@ -29,14 +29,6 @@ def node_ready(node: dict) -> bool:
     return False
 
 
-def http_ok(url: str) -> bool:
-    import urllib.request
-
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=3) as resp:
-        return resp.status == 200
-
-
 class ControlPlaneMixin:
     """Start-up steps of LocalBackend.up() (see backend.py for the attributes used)."""
 
@@ -117,8 +109,10 @@ class ControlPlaneMixin:
             "--unsafe-no-fsync",  # throwaway test data; much faster on a busy disk
             "--log-level", "warn",
         ])
-        self._wait("etcd", lambda: http_ok(f"http://127.0.0.1:{cfg.etcd_client_port}/health"),
-                   30, ["etcd"])
+        # etcd listens on the loopback of the cluster's network namespace: ask from in there.
+        self._wait("etcd", lambda: self.network.run(
+            ["curl", "-sf", "--noproxy", "*", f"http://127.0.0.1:{cfg.etcd_client_port}/health"],
+            check=False, timeout=10).returncode == 0, 30, ["etcd"])
         self._log("etcd ready")
 
         self._spawn("kube-apiserver", [
