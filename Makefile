@@ -19,6 +19,7 @@ engines: setup    ## the pinned vLLM (its own parser) in ~/.cache/leviathan/engi
 	@scripts/engine-flags venv vllm >/dev/null
 
 test: engines     ## fast tier: charts, schemas, goldens, engine parsers, images lint, harness unit tests
+	@scripts/setup-e2e-host --if-root   # containerd, catatonit, busybox-static: 3 tests need them
 	@python -m pytest tests
 
 e2e: setup        ## real cluster with mocked GPUs; install every chart and prove its health flows

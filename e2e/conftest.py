@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import signal
 import time
 from pathlib import Path
 
@@ -33,6 +34,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="leave the e2e cluster running after the session (and reuse one)")
     group.addoption("--e2e-logs", default=os.environ.get("LEVIATHAN_E2E_LOGS", "e2e-logs"),
                     help="directory for failure diagnostics (default: e2e-logs)")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"e2e run stopped by signal {signal.Signals(signum).name}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM/SIGHUP (CI timeout, closed terminal) end the run like Ctrl-C: pytest then still runs
+    # the session fixtures' teardown, so the cluster goes down. (SIGKILL cannot be caught: the
+    # next up() cleans up after such a run from its records.)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
 
 
 @pytest.hookimpl(hookwrapper=True)

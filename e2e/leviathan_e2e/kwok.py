@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from .backends.base import Kubectl
+from .supervisor import Supervisor, cluster_env
 
 __all__ = ["KWOK_VERSION", "ensure_kwok", "fat_gpu_node", "kwok_stages", "KwokGpuNodes", "FAKE_NODE_TAINT"]
 
@@ -207,6 +208,8 @@ class KwokGpuNodes:
     product: str = "NVIDIA-H100-80GB-HBM3"
     binary: Path | None = None
     names: list[str] = field(default_factory=list)
+    #: the backend's supervisor: kwok is then recorded, and stopped by any later teardown
+    supervisor: Supervisor | None = None
     _proc: subprocess.Popen | None = None
 
     def start(self, ready_timeout: float = 60) -> list[str]:
@@ -214,9 +217,13 @@ class KwokGpuNodes:
         config = self.workdir / "kwok-stages.yaml"
         config.write_text(yaml.safe_dump_all(kwok_stages(), sort_keys=False))
         binary = self.binary or ensure_kwok()
-        log = open(self.workdir / "kwok.log", "ab")
-        self._proc = subprocess.Popen(kwok_command(binary, self.kubeconfig, config), stdout=log, stderr=log)
-        log.close()
+        command = kwok_command(binary, self.kubeconfig, config)
+        if self.supervisor is not None:
+            self._proc = self.supervisor.spawn("kwok", command)
+        else:
+            log = open(self.workdir / "kwok.log", "ab")
+            self._proc = subprocess.Popen(command, stdout=log, stderr=log, env=cluster_env())
+            log.close()
         self.names = [f"kwok-gpu-{i}" for i in range(self.count)]
         nodes = [fat_gpu_node(n, gpus=self.gpus, product=self.product) for n in self.names]
         kubectl = Kubectl(self.kubeconfig)
@@ -225,7 +232,7 @@ class KwokGpuNodes:
         deadline = time.monotonic() + ready_timeout
         while True:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"kwok exited with {self._proc.returncode}; see {self.workdir / 'kwok.log'}")
+                raise RuntimeError(f"kwok exited with {self._proc.returncode}; see kwok.log")
             ready = kubectl("wait", "--for=condition=Ready", "--timeout=5s", *[f"node/{n}" for n in self.names],
                             check=False)
             if ready.returncode == 0:
@@ -236,7 +243,9 @@ class KwokGpuNodes:
     def stop(self) -> None:
         if self.names:
             Kubectl(self.kubeconfig)("delete", "node", "--ignore-not-found", "--wait=false", *self.names, check=False)
-        if self._proc and self._proc.poll() is None:
+        if self.supervisor is not None:
+            self.supervisor.stop("kwok", timeout=10)
+        elif self._proc and self._proc.poll() is None:
             self._proc.terminate()
             try:
                 self._proc.wait(timeout=10)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .backends.base import Kubectl
+from .supervisor import cluster_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +49,7 @@ class Release:
     def helm(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
         command = [helm_binary(), *args, "--namespace", self.namespace,
                    "--kubeconfig", str(self.kubectl.kubeconfig)]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=cluster_env())
         if check and result.returncode != 0:
             raise AssertionError(f"helm {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result

@@ -48,7 +48,8 @@ def fake_gpus(cluster, kubectl):
     if cluster.name == "local":
         plugin = HostPlugin(plugin_dir=cluster.device_plugin_dir, node_name=cluster.node_name,
                             count=FAKE_GPUS, product=GPU_PRODUCT, kubeconfig=cluster.kubeconfig,
-                            log_path=cluster.logs_dir / "fake-gpu-plugin.log").start()
+                            log_path=cluster.logs_dir / "fake-gpu-plugin.log",
+                            supervisor=cluster.supervisor).start()
     elif cluster.name == "kind":
         cluster.install_fake_gpus()
     try:

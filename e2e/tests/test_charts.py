@@ -69,6 +69,15 @@ def test_lifecycle_install_probe_gpu_test_upgrade_rollback_uninstall(release):
     release.pod_http(pod, ENGINE_PORT[chart], "/mock/hang", post=True)
     wait_for("liveness restart of the hung engine",
              lambda: release.restarts(release.engine_pod()) >= 1, timeout=120)
+    # ... and it was the liveness probe that restarted it: the kubelet says so for this pod's engine
+    # container. (The mock exits 0 on the kubelet's SIGTERM, like an engine that shuts down cleanly,
+    # so the exit code cannot tell a liveness kill from a crash; the event can.)
+    killed = wait_for("kubelet event: failed liveness probe, will be restarted", lambda: [
+        e for e in release.events("Killing") if "failed liveness probe" in e.get("message", "")], timeout=30)
+    assert killed[0]["involvedObject"]["name"] == pod["metadata"]["name"]
+    assert killed[0]["message"].startswith("Container engine failed liveness probe, will be restarted")
+    assert any("Liveness probe failed" in e.get("message", "") for e in release.events("Unhealthy"))
+    assert release.engine_pod()["status"]["containerStatuses"][0]["lastState"]["terminated"]
     wait_for("engine ready again", lambda: release.ready(release.engine_pod()), timeout=120)
 
     # helm upgrade of a value rolls out a new pod; helm rollback restores the old one.

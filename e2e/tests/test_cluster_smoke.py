@@ -5,8 +5,8 @@ through a Service (apiserver proxy, kube-proxy, DNS), bind a PVC, honour Runtime
 from __future__ import annotations
 
 import json
-import socket
-import threading
+import subprocess
+import sys
 
 import pytest
 
@@ -118,68 +118,85 @@ def test_runtimeclass_nvidia_pod_runs(kubectl, namespace, web_image):
     _wait_ready(kubectl, ns, "gpu")
 
 
+PROBE_PORT = 18888
+
+
 def test_pod_egress_is_confined(cluster, kubectl, namespace, web_image):
     """Pods reach the node IP (198.18.0.1) but nothing outside 198.18.0.0/15.
 
-    Probed with a listener on this host's *own* non-bridge address, so even if the guard
-    were broken no packet could leave the machine."""
+    The cluster lives in its own network namespace. A listener inside it answers on every address
+    of that namespace, including the probe address 192.0.2.1 that sits outside the guard's range:
+    only the egress guard keeps a pod from reaching it (remove the guard and this test fails). The
+    host's own address is probed too: the namespace has no route to it at all."""
     if cluster.name != "local":
-        pytest.skip("egress guard is a local-backend feature")
+        pytest.skip("the cluster network namespace and egress guard are local-backend features")
+    from leviathan_e2e.backends.local import PROBE_IP
+
     cfg = cluster.cfg
-    host_ip = _primary_ip()
-    if host_ip is None:
-        pytest.skip("no non-loopback host address to probe with")
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("0.0.0.0", 0))
-    srv.listen(8)
-    port = srv.getsockname()[1]
-    stop = threading.Event()
-
-    def serve():
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-                conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nreached\n")
-                conn.close()
-            except OSError:
-                pass
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
+    listener = subprocess.Popen(cluster.netns_command([
+        sys.executable, "-c",
+        "import http.server as h\n"
+        "class R(h.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200); self.end_headers(); self.wfile.write(b'reached\\n')\n"
+        f"h.HTTPServer(('0.0.0.0', {PROBE_PORT}), R).serve_forever()\n"]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         ns = namespace
         _apply(kubectl, ns, _pod("probe", web_image, command=["sleep", "3600"]))
         _wait_ready(kubectl, ns, "probe")
-        ok = kubectl("exec", "-n", ns, "probe", "--", "timeout", "3", "wget", "-q", "-O", "-",
-                     f"http://{cfg.node_ip}:{port}/", check=False)
+
+        def fetch(ip: str):
+            return kubectl("exec", "-n", ns, "probe", "--", "timeout", "3", "wget", "-q", "-O", "-",
+                           f"http://{ip}:{PROBE_PORT}/", check=False)
+
+        ok = fetch(cfg.node_ip)
         assert ok.stdout.strip() == "reached", ok.stderr
-        blocked = kubectl("exec", "-n", ns, "probe", "--", "timeout", "3", "wget", "-q", "-O", "-",
-                          f"http://{host_ip}:{port}/", check=False)
-        assert blocked.returncode != 0 and "reached" not in blocked.stdout
+        for target in (PROBE_IP, _primary_ip() or "10.255.255.53"):
+            blocked = fetch(target)
+            assert blocked.returncode != 0 and "reached" not in blocked.stdout, target
     finally:
-        stop.set()
-        t.join(2)
-        srv.close()
+        listener.kill()
+        listener.wait()
+
+
+def test_the_hosts_network_is_untouched(cluster, kubectl, namespace, web_image):
+    """With pods and Services running, the host's network namespace has exactly the Kubernetes, CNI
+    and guard chains it had before the cluster started (none, on a plain host), and neither our
+    bridge nor a pod's veth: kube-proxy, CNI and the guard changed only the cluster's namespace.
+    (Only these names are compared: other tenants of a shared host may change their own.)"""
+    if cluster.name != "local":
+        pytest.skip("local-backend property")
+    _apply(kubectl, namespace, _pod("web", web_image), _service("web", {"app": "web"}))
+    _wait_ready(kubectl, namespace, "web")
+
+    def ours(snapshot: list[str]) -> list[str]:
+        return [item for item in snapshot
+                if " chain KUBE-" in item or " chain CNI-" in item or " chain LEV-E2E-" in item
+                or item == f"link {cluster.cfg.bridge}"]
+
+    assert ours(cluster.host_network_snapshot()) == ours(cluster.host_network_before)
+    assert f"link {cluster.cfg.bridge}" not in cluster.host_network_snapshot()
+    veths = subprocess.run(cluster.netns_command(["ip", "-o", "link", "show", "type", "veth"]),
+                           capture_output=True, text=True, check=True).stdout
+    assert veths.strip(), "the pod's veth should be in the cluster's namespace"
 
 
 def _primary_ip() -> str | None:
-    import subprocess
-
     out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
                          capture_output=True, text=True).stdout
     for line in out.splitlines():
         parts = line.split()
-        dev, addr = parts[1], parts[3].split("/")[0]
-        if not addr.startswith("198.18.") and not dev.startswith(("leve2e", "veth")):
+        addr = parts[3].split("/")[0]
+        if not addr.startswith("198.18."):
             return addr
     return None
 
 
 def test_no_dns_policy_gets_the_host_resolver(kubectl, namespace, web_image):
     """dnsPolicy Default and hostNetwork pods use the kubelet's resolvConf: on the local
-    backend that is our own file, never the host's /etc/resolv.conf (10.255.255.53)."""
+    backend that is our own file, never the host's /etc/resolv.conf (10.255.255.53). (On the local
+    backend "host network" is the cluster's own network namespace, not the host's.)"""
     ns = namespace
     pods = {"dflt": {"dnsPolicy": "Default"},
             "hostnet": {"hostNetwork": True},

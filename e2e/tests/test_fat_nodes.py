@@ -27,7 +27,8 @@ def h100_node(cluster, tmp_path_factory) -> str:
     started = time.monotonic()
     if not kwok_binary().exists():
         print(f"\n[e2e] building kwok {KWOK_VERSION} from the Go module proxy (once, ~4 min) ...", flush=True)
-    nodes = KwokGpuNodes(cluster.kubeconfig, tmp_path_factory.mktemp("kwok"), count=1)
+    nodes = KwokGpuNodes(cluster.kubeconfig, tmp_path_factory.mktemp("kwok"), count=1,
+                         supervisor=getattr(cluster, "supervisor", None))
     names = nodes.start()
     print(f"\n[e2e] kwok H100 node {names[0]} Ready in {time.monotonic() - started:.1f}s", flush=True)
     yield names[0]
@@ -44,8 +45,11 @@ def test_leviathan_profile_schedules_on_an_h100_box_with_its_real_sizes(kubectl,
                    lambda: [p for p in release.engine_pods() if p["spec"].get("nodeName") == h100_node], 60)[0]
     limits = pod["spec"]["containers"][0]["resources"]["limits"]
     assert (limits["memory"], limits["cpu"], limits["nvidia.com/gpu"]) == ("416Gi", "96", "2")
-    job_pods = release.get("pods", "-l", "app.kubernetes.io/component=model-download")["items"]
-    assert {p["spec"].get("nodeName") for p in job_pods} == {h100_node}
+    # The Job controller creates its pod asynchronously, and the scheduler binds it later still.
+    job_pods = wait_for("download Job pod bound to a node", lambda: [
+        p for p in release.get("pods", "-l", "app.kubernetes.io/component=model-download")["items"]
+        if p["spec"].get("nodeName")], 60)
+    assert {p["spec"]["nodeName"] for p in job_pods} == {h100_node}
 
 
 def test_a_pod_bigger_than_the_biggest_node_stays_pending(kubectl, namespace, h100_node):

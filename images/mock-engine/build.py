@@ -6,10 +6,12 @@ Docker), assembled here from three local ingredients:
 
 1. ``go build`` of this folder (static, ``CGO_ENABLED=0``, stdlib only; the Go
    build cache lives in ``~/.cache/leviathan/go-build``);
-2. Debian's ``busybox-static`` binary (``apt-get download`` + ``dpkg-deb -x``,
-   cached per package version in ``~/.cache/leviathan/debs/``) for ``sh`` and
+2. Debian packages (``apt-get download`` + ``dpkg-deb -x``, cached per package
+   version in ``~/.cache/leviathan/debs/``): ``busybox-static`` for ``sh`` and
    ``wget`` -- the charts' ``helm test`` hook runs ``sh -c 'wget --header ...
-   --post-data ...'``;
+   --post-data ...'`` -- and the real ``numactl`` with ``libnuma1`` and the
+   glibc loader and libc it links against (``libc6``), so ``numactl
+   --interleave=all ktransformers ...`` really calls set_mempolicy in e2e;
 3. ``leviathan_e2e.images.busybox_image`` which writes a deterministic
    docker-archive tarball that ``ctr -n k8s.io images import`` and
    ``kind load image-archive`` accept.
@@ -43,8 +45,17 @@ from leviathan_e2e.images import ImageArchive, busybox_image  # noqa: E402
 CACHE = Path(os.environ.get("LEVIATHAN_CACHE", Path.home() / ".cache" / "leviathan"))
 GO = os.environ.get("LEVIATHAN_GO", shutil.which("go") or "/usr/local/go/bin/go")
 
-#: Names the binary answers to (busybox-style multi-call), installed as symlinks.
-ENGINE_NAMES = ("ktransformers", "vllm", "llama-server", "python3", "python", "numactl")
+#: Names the binary answers to (busybox-style multi-call), installed as symlinks. numactl is not one:
+#: the image carries Debian's real numactl in /usr/bin.
+ENGINE_NAMES = ("ktransformers", "vllm", "llama-server", "python3", "python")
+#: Debian's numactl (dynamically linked) and exactly what it loads: per package, the in-image paths
+#: taken from its .deb (symlinks stay symlinks).
+NUMACTL_FILES = {
+    "numactl": ("/usr/bin/numactl",),
+    "libnuma1": ("/usr/lib/x86_64-linux-gnu/libnuma.so.1", "/usr/lib/x86_64-linux-gnu/libnuma.so.1.0.0"),
+    "libc6": ("/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+              "/lib/x86_64-linux-gnu/libc.so.6"),
+}
 #: distroless "nonroot": the engines do not need root, and charts can set runAsNonRoot.
 NONROOT_UID = 65532
 
@@ -79,32 +90,52 @@ def _candidate_version(package: str) -> str:
     raise RuntimeError(f"apt has no candidate for {package}; run apt-get update")
 
 
-def debian_busybox() -> tuple[Path, str]:
-    """Debian's statically linked busybox, extracted from its .deb into the cache.
+def debian_package(package: str) -> tuple[Path, str]:
+    """The files of Debian's *package* (candidate version), extracted from its .deb into the cache.
 
-    Returns (path to the binary, package version). The version keys the cache,
-    so a Debian security update gives a new directory instead of a silent swap.
+    Returns (extracted root, package version). The version keys the cache, so a Debian security
+    update gives a new directory instead of a silent swap.
     """
-    version = _candidate_version("busybox-static")
-    root = CACHE / "debs" / f"busybox-static_{version.replace(':', '%3a')}"
-    binary = root / "bin" / "busybox"
-    if binary.exists():
-        return binary, version
+    version = _candidate_version(package)
+    root = CACHE / "debs" / f"{package}_{version.replace(':', '%3a')}"
+    if (root / ".complete").exists():
+        return root, version
     with tempfile.TemporaryDirectory() as tmp:
         # apt warns (harmlessly) that root downloads unsandboxed; keep output for failures only.
-        fetched = subprocess.run(["apt-get", "download", f"busybox-static={version}"], cwd=tmp,
+        fetched = subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=tmp,
                                  capture_output=True, text=True)
         if fetched.returncode != 0:
-            raise RuntimeError(f"apt-get download busybox-static={version} failed:\n{fetched.stderr}")
-        (deb,) = Path(tmp).glob("busybox-static_*.deb")
+            raise RuntimeError(f"apt-get download {package}={version} failed:\n{fetched.stderr}")
+        (deb,) = Path(tmp).glob(f"{package}_*.deb")
         staging = Path(tmp) / "x"
         subprocess.run(["dpkg-deb", "-x", str(deb), str(staging)], check=True)
         root.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(root, ignore_errors=True)
         shutil.copytree(staging, root, symlinks=True)
+        (root / ".complete").write_text(f"{deb.name}\n")
+    return root, version
+
+
+def debian_busybox() -> tuple[Path, str]:
+    """Debian's statically linked busybox: (path to the binary, package version)."""
+    root, version = debian_package("busybox-static")
+    binary = root / "bin" / "busybox"
     if not binary.exists():
         raise RuntimeError(f"busybox-static {version} did not contain /bin/busybox")
     return binary, version
+
+
+def debian_numactl() -> tuple[dict[str, Path], dict[str, str]]:
+    """In-image path -> extracted file for numactl, libnuma and glibc; and package -> version."""
+    files, versions = {}, {}
+    for package, paths in NUMACTL_FILES.items():
+        root, versions[package] = debian_package(package)
+        for path in paths:
+            src = root / path.lstrip("/")
+            if not src.is_symlink() and not src.exists():
+                raise RuntimeError(f"{package} {versions[package]} did not contain {path}")
+            files[path] = src
+    return files, versions
 
 
 def build_image(out_dir: Path) -> ImageArchive:
@@ -112,6 +143,7 @@ def build_image(out_dir: Path) -> ImageArchive:
     pin = image("mock-engine")
     binary = build_binary(out_dir / "bin")
     busybox, busybox_version = debian_busybox()
+    numactl_files, numactl_versions = debian_numactl()
     return busybox_image(
         pin.ref,
         out_tar=out_dir / f"mock-engine-{pin.tag}.tar",
@@ -124,6 +156,7 @@ def build_image(out_dir: Path) -> ImageArchive:
                 b"nonroot:x:65532:65532:nonroot:/tmp:/bin/sh\n"
             ),
             "/etc/group": b"root:x:0:\nnogroup:x:65534:\nnonroot:x:65532:\n",
+            **numactl_files,
         },
         symlinks={f"/usr/local/bin/{name}": "mock-engine" for name in ENGINE_NAMES},
         entrypoint=["/usr/local/bin/mock-engine"],
@@ -133,6 +166,8 @@ def build_image(out_dir: Path) -> ImageArchive:
             "org.opencontainers.image.title": "leviathan mock-engine",
             "org.opencontainers.image.version": pin.app_version,
             "io.leviathan.busybox-static.debian-version": busybox_version,
+            **{f"io.leviathan.{package}.debian-version": version
+               for package, version in numactl_versions.items()},
         },
     )
 

@@ -150,3 +150,18 @@ def test_load_image_down_and_logs(backend, tmp_path):
 
 def test_registry_of_backends_builds_kind(tmp_path):
     assert get_backend("kind", workdir=tmp_path, runner=FakeRunner()).name == "kind"
+
+
+def test_down_stops_host_processes_a_killed_run_recorded(tmp_path):
+    """kwok (fat-node tests) runs on the host next to a kind cluster too; down() from a fresh backend
+    object (the run that started it is gone) stops it before deleting the cluster."""
+    from leviathan_e2e.supervisor import alive
+
+    first = KindBackend(workdir=tmp_path, runner=FakeRunner(), kubectl="kubectl", sleep=lambda s: None)
+    first.supervisor.spawn("kwok", ["sleep", "60"])
+    pid, start = first.supervisor.pids["kwok"]
+    runner = FakeRunner()
+    KindBackend(workdir=tmp_path, runner=runner, kubectl="kubectl", sleep=lambda s: None).down()
+    first.supervisor._reap("kwok")
+    assert not alive(pid, start)
+    assert runner.commands()[-1].startswith("kind delete cluster")

@@ -24,7 +24,7 @@ from leviathan.versions import image
 
 REPO = Path(__file__).resolve().parents[2]
 MOCK_DIR = REPO / "images" / "mock-engine"
-ENGINE_NAMES = ("ktransformers", "vllm", "llama-server", "python3", "python", "numactl")
+ENGINE_NAMES = ("ktransformers", "vllm", "llama-server", "python3", "python")
 
 
 def _build_module():
@@ -81,6 +81,31 @@ def test_layer_has_the_multi_call_binary_and_engine_symlinks(unpacked):
     assert "nonroot:x:65532:65532:" in passwd
 
 
+def test_layer_has_debians_real_numactl_and_what_it_loads(unpacked, tmp_path):
+    """Not the mock: Debian's dynamically linked numactl, libnuma and the glibc loader + libc. Run
+    from the extracted layer with its own loader and libraries, it answers like numactl."""
+    _, config, _, entries, layer = unpacked
+    assert "usr/local/bin/numactl" not in entries
+    numactl = entries["usr/bin/numactl"]
+    assert numactl.isfile() and numactl.mode & 0o111
+    assert b"/lib64/ld-linux-x86-64.so.2" in layer.extractfile(numactl).read()  # dynamic
+    root = tmp_path / "root"
+    for name in ("usr/bin/numactl", "usr/lib/x86_64-linux-gnu/libnuma.so.1",
+                 "lib/x86_64-linux-gnu/libc.so.6", "lib64/ld-linux-x86-64.so.2"):
+        assert name in entries, name
+    layer.extractall(root, members=[m for m in layer.getmembers()
+                                    if m.name.startswith(("usr/bin/numactl", "usr/lib/", "lib/", "lib64/"))],
+                     filter="tar")
+    loader = root / "lib" / "x86_64-linux-gnu" / "ld-linux-x86-64.so.2"
+    libs = f"{root}/usr/lib/x86_64-linux-gnu:{root}/lib/x86_64-linux-gnu"
+    shown = subprocess.run([str(loader), "--library-path", libs, str(root / "usr/bin/numactl"), "--show"],
+                           capture_output=True, text=True)
+    assert shown.returncode == 0 and "policy:" in shown.stdout, shown.stderr
+    labels = config["config"]["Labels"]
+    assert {"io.leviathan.numactl.debian-version", "io.leviathan.libnuma1.debian-version",
+            "io.leviathan.libc6.debian-version"} <= set(labels)
+
+
 def test_layer_has_busybox_sh_and_wget_for_the_helm_test_hook(unpacked, tmp_path):
     _, _, _, entries, layer = unpacked
     for applet in ("bin/sh", "usr/bin/wget"):
@@ -133,6 +158,7 @@ def test_containerd_imports_and_runs_it(archive, tmp_path):
             "(llama-server --host 127.0.0.1 --port 18591 -m /m --alias kimi >/tmp/log 2>&1 &); "
             "i=0; until wget -qO- http://127.0.0.1:18591/health >/dev/null 2>&1; do i=$((i+1)); "
             "[ $i -gt 50 ] && exit 9; sleep 0.1; done; "
+            "numactl --interleave=all sh -c 'echo numactl-ran' || exit 8; "
             "wget -qO- --header 'Content-Type: application/json' "
             "--post-data '{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' "
             "http://127.0.0.1:18591/v1/chat/completions; echo; id -u")
@@ -141,7 +167,8 @@ def test_containerd_imports_and_runs_it(archive, tmp_path):
              f"docker.io/{archive.ref}", f"t{os.getpid()}", "sh", "-c", script],
             capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr
-        reply, uid = [line for line in run.stdout.splitlines() if line.strip()]
+        ran, reply, uid = [line for line in run.stdout.splitlines() if line.strip()]
+        assert ran == "numactl-ran"
         assert json.loads(reply)["choices"][0]["message"]["content"].endswith("You said: hi")
         assert uid == "65532"
     finally:

@@ -178,6 +178,7 @@ class KtransformersChart(HelmChart):
                                                  "readOnly": True}])],
             extra_volumes=[If(generated_rules, [{"name": "optimize-rules",
                                                   "configMap": {"name": self.name("optimize-rules")}}])],
+            # numactl --interleave=all calls set_mempolicy, which RuntimeDefault seccomp allows only with SYS_NICE.
             annotations={"leviathan.dev/host-memory-needed-gib": Tpl(
                 f"add ({v.model.size_gi_b.go} | int64) ({v.model.host_overhead_gi_b.go} | int64) | toString")},
         ))

@@ -22,6 +22,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Sequence
 
+from ..supervisor import cluster_env
+
 __all__ = ["ClusterBackend", "Kubectl", "kubectl_binary", "BackendError"]
 
 
@@ -65,8 +67,10 @@ class Kubectl:
         timeout: float | None = 120,
     ) -> subprocess.CompletedProcess[str]:
         cmd = [self.binary, f"--kubeconfig={self.kubeconfig}", *args]
+        # Cluster traffic never goes through a proxy (nor could reach one here).
         proc = subprocess.run(
-            cmd, input=input, capture_output=True, text=True, timeout=timeout, check=False
+            cmd, input=input, capture_output=True, text=True, timeout=timeout, check=False,
+            env=cluster_env(),
         )
         if check and proc.returncode != 0:
             raise subprocess.CalledProcessError(

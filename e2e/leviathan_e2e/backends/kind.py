@@ -31,6 +31,7 @@ import yaml
 from ..deviceplugin.manifests import NAME as PLUGIN_NAME
 from ..deviceplugin.manifests import NAMESPACE as PLUGIN_NAMESPACE
 from ..deviceplugin.manifests import daemonset_manifest
+from ..supervisor import Supervisor, cluster_env
 from .base import BackendError, ClusterBackend, kubectl_binary, write_cluster_diagnostics
 
 __all__ = [
@@ -65,8 +66,10 @@ Runner = Callable[..., subprocess.CompletedProcess]
 
 def run_command(argv: Sequence[str], *, input: str | None = None, check: bool = True,
                 timeout: float | None = 900) -> subprocess.CompletedProcess:
-    """Default runner: subprocess.run in text mode, stderr in the error message."""
-    proc = subprocess.run(list(argv), input=input, capture_output=True, text=True, timeout=timeout, check=False)
+    """Default runner: subprocess.run in text mode, stderr in the error message. No proxy: kind and
+    kubectl talk to the local cluster, docker to its daemon's socket (the daemon has its own)."""
+    proc = subprocess.run(list(argv), input=input, capture_output=True, text=True, timeout=timeout, check=False,
+                          env=cluster_env())
     if check and proc.returncode != 0:
         raise BackendError(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
     return proc
@@ -117,6 +120,9 @@ class KindBackend(ClusterBackend):
         self._kubectl = kubectl
         self.wait_seconds = wait_seconds
         self._sleep = sleep
+        # Host processes a run adds (kwok for the fat-node tests) are recorded here, so down() stops
+        # them even when the run that started them was killed.
+        self.supervisor = Supervisor(self.workdir / "processes.json", self.workdir / "logs")
 
     @property
     def kubeconfig(self) -> Path:
@@ -177,6 +183,8 @@ class KindBackend(ClusterBackend):
             self._sleep(2)
 
     def down(self) -> None:
+        self.supervisor.reload()
+        self.supervisor.stop_all()
         # `kind delete cluster` of a missing cluster succeeds, which makes this idempotent.
         self.run([self.kind, "delete", "cluster", "--name", self.cluster_name], check=False)
 

@@ -4,7 +4,9 @@
                     kubeconfig=backend.kubeconfig, count=4, log_path=logs / "fake-gpu-plugin.log"):
         ...  # node advertises 4 nvidia.com/gpu once kubelet has called ListAndWatch
 
-The process is stopped by its PID (SIGTERM, then SIGKILL), and removes its socket.
+The process is stopped by its PID (SIGTERM, then SIGKILL), and removes its socket. Given the
+backend's ``supervisor``, it is started and recorded through it, so a teardown from another
+process (after this run was killed) stops it too. It never inherits a proxy.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..supervisor import Supervisor, cluster_env
 from .plugin import PluginConfig
+
+NAME = "fake-gpu-plugin"
 
 
 @dataclass
@@ -29,6 +34,7 @@ class HostPlugin:
     kubeconfig: Path | None = None  # None: no node labels
     log_path: Path | None = None
     process: subprocess.Popen | None = None
+    supervisor: Supervisor | None = None
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "leviathan_e2e.deviceplugin", "--count", str(self.count),
@@ -41,13 +47,17 @@ class HostPlugin:
 
     def start(self, timeout: float = 30) -> "HostPlugin":
         """Start and wait until the plugin serves on its socket (it registers right after)."""
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         # Run from the e2e/ source root so `-m leviathan_e2e...` works without an install.
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        pythonpath = {"PYTHONPATH": os.pathsep.join(
             filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))}
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
-        if log is not subprocess.DEVNULL:
-            log.close()
+        if self.supervisor is not None:
+            self.process = self.supervisor.spawn(NAME, self.command(), env=pythonpath)
+        else:
+            log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                            env=cluster_env(pythonpath))
+            if log is not subprocess.DEVNULL:
+                log.close()
         deadline = time.monotonic() + timeout
         while not self.socket_path.exists():
             if self.process.poll() is not None:
@@ -59,6 +69,9 @@ class HostPlugin:
         return self
 
     def stop(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop(NAME, timeout=10)
+            return
         if self.process is None or self.process.poll() is not None:
             return
         os.kill(self.process.pid, signal.SIGTERM)
