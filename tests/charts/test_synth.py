@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import filecmp
 from pathlib import Path
 
 from leviathan.synth import ROOT, synth
+
+HELM_TOP_LEVEL = {"Chart.yaml", "values.yaml", "values.schema.json", "README.md", ".helmignore"}
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -43,4 +44,15 @@ def test_chart_directories_have_the_helm_layout(charts_dir):
                          "templates/_helpers.tpl", "templates/NOTES.txt", "templates/deployment.yaml",
                          "templates/service.yaml", "templates/tests/test-openai-api.yaml"):
             assert (chart / required).is_file(), f"{chart.name}: missing {required}"
-    assert not filecmp.dircmp(charts_dir, charts_dir).diff_files
+        # Nothing else: a stray file would be packaged by `helm package` and shipped to users.
+        stray = [str(path.relative_to(chart)) for path in chart.rglob("*")
+                 if path.is_file() and not _in_helm_layout(path.relative_to(chart))]
+        assert not stray, f"{chart.name}: files outside the Helm chart layout: {stray}"
+
+
+def _in_helm_layout(path: Path) -> bool:
+    if len(path.parts) == 1:
+        return path.name in HELM_TOP_LEVEL
+    if path.parts[0] == "templates":
+        return path.suffix in (".yaml", ".tpl", ".txt")
+    return path.parts[0] == "profiles" and len(path.parts) == 2 and path.suffix == ".yaml"
