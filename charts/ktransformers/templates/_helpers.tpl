@@ -94,20 +94,37 @@ Prefix of the environment variables Kubernetes injects for the engine's Service
 {{- end }}
 
 {{/*
+A Kubernetes quantity in its base unit (bytes, or devices), as a float: every form the API server
+writes - binary suffixes Ki..Ei, decimal suffixes n, u, m, k..E, and exponents ("1e9", "5E-3"). A
+quantity read as 0 would make a 1Ei quota look full and reject a pod that fits.
+Usage: {{ include "ktransformers.quantity" "1.5Ti" | float64 }}
+*/}}
+{{- define "ktransformers.quantity" -}}
+{{- $q := toString . | trim -}}
+{{- $pattern := "^([+-]?[0-9]*\\.?[0-9]*)(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|n|u|m|k|M|G|T|P|E)?$" -}}
+{{- if not (regexMatch $pattern $q) }}
+{{- fail (printf "cannot read the Kubernetes quantity %q of a namespace ResourceQuota" $q) }}
+{{- end }}
+{{- $number := float64 (regexReplaceAll $pattern $q "${1}") -}}
+{{- $suffix := regexReplaceAll $pattern $q "${2}" -}}
+{{- $factors := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "n" 0.000000001 "u" 0.000001 "m" 0.001 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "P" 1000000000000000.0 "E" 1000000000000000000.0 -}}
+{{- if hasKey $factors $suffix }}
+{{- $number = mulf $number (index $factors $suffix) -}}
+{{- else }}
+{{- $exponent := int64 (substr 1 -1 $suffix | trimPrefix "+") -}}
+{{- range until (int (ternary $exponent (sub 0 $exponent) (ge $exponent 0))) -}}
+{{- $number = ternary (mulf $number 10.0) (divf $number 10.0) (ge $exponent 0) -}}
+{{- end -}}
+{{- end }}
+{{- $number -}}
+{{- end }}
+
+{{/*
 A Kubernetes quantity ("500Gi", "1.5Ti", "600G", "1073741824") in MiB, rounded down.
 Usage: {{ include "ktransformers.quantityMiB" "500Gi" }}
 */}}
 {{- define "ktransformers.quantityMiB" -}}
-{{- $q := toString . -}}
-{{- $units := list (list "Ki" 0.0009765625) (list "Mi" 1.0) (list "Gi" 1024.0) (list "Ti" 1048576.0) (list "Pi" 1073741824.0) (list "k" 0.00095367431640625) (list "M" 0.95367431640625) (list "G" 953.67431640625) (list "T" 953674.31640625) (list "P" 953674316.40625) -}}
-{{- $mib := -1.0 -}}
-{{- range $units -}}
-{{- if and (lt $mib 0.0) (hasSuffix (index . 0) $q) -}}
-{{- $mib = mulf (float64 (trimSuffix (index . 0) $q)) (index . 1) -}}
-{{- end -}}
-{{- end -}}
-{{- if lt $mib 0.0 }}{{- $mib = divf (float64 $q) 1048576.0 -}}{{- end -}}
-{{- int64 (floor $mib) -}}
+{{- int64 (floor (divf (include "ktransformers.quantity" . | float64) 1048576.0)) -}}
 {{- end }}
 
 {{/*
@@ -136,7 +153,9 @@ Empty when it fits, under `helm template`, and on upgrades.
 {{- end -}}
 {{- end -}}
 {{- if and (hasKey $hard $gpuKey) (gt (int64 $.Values.gpus.count) 0) -}}
-{{- $freeGpus := sub (index $hard $gpuKey | int64) (index $used $gpuKey | default 0 | int64) -}}
+{{- $hardGpus := include "ktransformers.quantity" (index $hard $gpuKey) | float64 | floor | int64 -}}
+{{- $usedGpus := include "ktransformers.quantity" (index $used $gpuKey | default "0") | float64 | floor | int64 -}}
+{{- $freeGpus := sub $hardGpus $usedGpus -}}
 {{- if gt (int64 $.Values.gpus.count) $freeGpus -}}
 {{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d of %s, but gpus.count is %d." $quota.metadata.name $freeGpus $gpuKey (int64 $.Values.gpus.count)) -}}
 {{- end -}}
