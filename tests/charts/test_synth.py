@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import shutil
 from pathlib import Path
 
+import pytest
+
+from leviathan import synth as synth_module
 from leviathan.synth import ROOT, synth
 
 HELM_TOP_LEVEL = {"Chart.yaml", "values.yaml", "values.schema.json", "README.md", ".helmignore"}
@@ -56,3 +60,25 @@ def _in_helm_layout(path: Path) -> bool:
     if path.parts[0] == "templates":
         return path.suffix in (".yaml", ".tpl", ".txt")
     return path.parts[0] == "profiles" and len(path.parts) == 2 and path.suffix == ".yaml"
+
+
+def test_a_failing_synth_leaves_the_previous_output_untouched(synth_root, tmp_path, monkeypatch):
+    """A failure halfway (here: helm failing on a later bundle) must not leave charts/ or rendered/
+    half deleted or half written."""
+    for part in ("charts", "rendered"):
+        shutil.copytree(synth_root / part, tmp_path / part)
+    before = {part: tree(tmp_path / part) for part in ("charts", "rendered")}
+    real_render, calls = synth_module.render_bundle, []
+
+    def fail_on_the_second_bundle(bundle, charts_dir):
+        calls.append(bundle)
+        if len(calls) == 2:
+            raise SystemExit("helm template failed")
+        return real_render(bundle, charts_dir)
+
+    monkeypatch.setattr(synth_module, "render_bundle", fail_on_the_second_bundle)
+    with pytest.raises(SystemExit):
+        synth(tmp_path, log=lambda *_: None)
+    assert len(calls) >= 2
+    assert {part: tree(tmp_path / part) for part in ("charts", "rendered")} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "rendered"], "staging left behind"
