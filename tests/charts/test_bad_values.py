@@ -27,6 +27,23 @@ SCHEMA_CASES = [
     ("vllm", {"engine.gpuMemoryUtilization": 1.5}, "gpuMemoryUtilization"),
     ("vllm", {"gpus.visibleDevices": ["not-a-uuid"]}, "visibleDevices"),
     ("ktransformers", {"storage.mountPath": "models"}, "storage/mountPath"),
+    # a `#` would comment the GPU request out, a newline would add another resource
+    ("ktransformers", {"gpus.resourceName": "#gpu"}, "gpus/resourceName"),
+    ("vllm", {"gpus.resourceName": "nvidia.com/gpu\nmemory"}, "gpus/resourceName"),
+    ("ktransformers", {"gpus.layerSplit": [61, 0]}, "gpus/layerSplit/1"),
+    # beyond int64: must be rejected, not wrapped around by `| int64`
+    ("ktransformers", {"model.sizeGiB": 1e20}, "model/sizeGiB"),
+    ("vllm", {"resources.memory.limitGiB": 2**63}, "limitGiB"),
+    # Kubernetes int32 fields
+    ("vllm", {"engine.maxModelLen": 2**31}, "engine/maxModelLen"),
+    ("ktransformers", {"probes.readiness.failureThreshold": 2**31}, "failureThreshold"),
+    ("ktransformers", {"download.backoffLimit": 2**31}, "download/backoffLimit"),
+    # object names
+    ("vllm", {"nodeName": "Talos Node"}, "nodeName"),
+    ("vllm", {"imagePullSecrets": [{"name": "reg cred"}]}, "imagePullSecrets/0/name"),
+    ("vllm", {"storage.pvc.existingClaim": "-claim"}, "existingClaim"),
+    ("vllm", {"nodeSelector": {"gpu type": "h100"}}, "nodeSelector"),
+    ("vllm", {"image.repository": "Vllm/Vllm"}, "image/repository"),
 ]
 
 CROSS_FIELD_CASES = [

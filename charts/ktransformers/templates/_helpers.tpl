@@ -7,14 +7,24 @@ Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names)
 
 {{/*
 Fully qualified app name: "<release>-<chart>", or the release name when it already contains the
-chart name. Truncated to 63 characters because some Kubernetes name fields are limited to that.
+chart name. At most 63 characters, and never ending in "-" or "." (release names may hold dots).
 */}}
 {{- define "ktransformers.fullname" -}}
-{{- if contains .Chart.Name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- $name := printf "%s-%s" .Release.Name .Chart.Name -}}
+{{- if contains .Chart.Name .Release.Name }}{{- $name = .Release.Name -}}{{- end }}
+{{- regexReplaceAll "[-.]+$" ($name | trunc 63) "" -}}
 {{- end }}
+
+{{/*
+"<fullname><suffix>" in at most 63 characters: the fullname is cut, never the suffix, so names
+stay distinct (a Job's name becomes a label value, so it may not be longer than 63 either).
+Usage: {{ include "ktransformers.suffixedName" (list . "-models") }}
+*/}}
+{{- define "ktransformers.suffixedName" -}}
+{{- $suffix := index . 1 -}}
+{{- $base := include "ktransformers.fullname" (index . 0) | trunc (int (sub 63 (len $suffix))) -}}
+{{- $base = regexReplaceAll "[-.]+$" $base "" -}}
+{{- printf "%s%s" $base $suffix -}}
 {{- end }}
 
 {{/*
@@ -40,7 +50,7 @@ Selector labels: stable for the life of a release.
 */}}
 {{- define "ktransformers.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "ktransformers.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/*
@@ -79,10 +89,14 @@ startupProbe failureThreshold covering the startup budget.
 {{- end }}
 
 {{/*
-Name of the engine's Service.
+Name of the engine's Service: a DNS-1035 label (letters, digits, "-"; starts with a letter; at most
+63), which Kubernetes requires of Service names. Dots of the release name become "-", and a
+release name that starts with a digit gets an "s" in front.
 */}}
 {{- define "ktransformers.serviceName" -}}
-{{- printf "%s" (include "ktransformers.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- $name := include "ktransformers.suffixedName" (list . "") | replace "." "-" -}}
+{{- if not (regexMatch "^[a-z]" $name) }}{{- $name = printf "s%s" $name | trunc 63 | trimSuffix "-" -}}{{- end }}
+{{- $name -}}
 {{- end }}
 
 {{/*

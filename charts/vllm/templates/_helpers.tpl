@@ -7,14 +7,24 @@ Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names)
 
 {{/*
 Fully qualified app name: "<release>-<chart>", or the release name when it already contains the
-chart name. Truncated to 63 characters because some Kubernetes name fields are limited to that.
+chart name. At most 63 characters, and never ending in "-" or "." (release names may hold dots).
 */}}
 {{- define "vllm.fullname" -}}
-{{- if contains .Chart.Name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- $name := printf "%s-%s" .Release.Name .Chart.Name -}}
+{{- if contains .Chart.Name .Release.Name }}{{- $name = .Release.Name -}}{{- end }}
+{{- regexReplaceAll "[-.]+$" ($name | trunc 63) "" -}}
 {{- end }}
+
+{{/*
+"<fullname><suffix>" in at most 63 characters: the fullname is cut, never the suffix, so names
+stay distinct (a Job's name becomes a label value, so it may not be longer than 63 either).
+Usage: {{ include "vllm.suffixedName" (list . "-models") }}
+*/}}
+{{- define "vllm.suffixedName" -}}
+{{- $suffix := index . 1 -}}
+{{- $base := include "vllm.fullname" (index . 0) | trunc (int (sub 63 (len $suffix))) -}}
+{{- $base = regexReplaceAll "[-.]+$" $base "" -}}
+{{- printf "%s%s" $base $suffix -}}
 {{- end }}
 
 {{/*
@@ -40,7 +50,7 @@ Selector labels: stable for the life of a release.
 */}}
 {{- define "vllm.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "vllm.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/*
@@ -79,10 +89,14 @@ startupProbe failureThreshold covering the startup budget.
 {{- end }}
 
 {{/*
-Name of the engine's Service.
+Name of the engine's Service: a DNS-1035 label (letters, digits, "-"; starts with a letter; at most
+63), which Kubernetes requires of Service names. Dots of the release name become "-", and a
+release name that starts with a digit gets an "s" in front.
 */}}
 {{- define "vllm.serviceName" -}}
-{{- printf "%s-api" (include "vllm.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- $name := include "vllm.suffixedName" (list . "-api") | replace "." "-" -}}
+{{- if not (regexMatch "^[a-z]" $name) }}{{- $name = printf "s%s" $name | trunc 63 | trimSuffix "-" -}}{{- end }}
+{{- $name -}}
 {{- end }}
 
 {{/*
@@ -171,9 +185,12 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "vllm.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, probes.startup.bounds, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
+{{- /* rules: namespace.quota, engine.gpuMemoryUtilization.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, probes.startup.bounds, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
 {{- if include "vllm.quotaShortfall" . }}
 {{- $messages = append $messages (include "vllm.quotaShortfall" .) }}
+{{- end }}
+{{- if and (kindIs "string" .Values.engine.gpuMemoryUtilization) (or (gt (float64 .Values.engine.gpuMemoryUtilization) 1.0) (le (float64 .Values.engine.gpuMemoryUtilization) 0.0)) }}
+{{- $messages = append $messages (printf "engine.gpuMemoryUtilization=%s is out of range: it must be <= 1 and > 0." .Values.engine.gpuMemoryUtilization) }}
 {{- end }}
 {{- if and (.Values.storage.hostPath.path) (or (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create)) }}
 {{- $messages = append $messages ("storage: both storage.hostPath.path and a PVC are set. Choose one: a node-local directory (--set storage.pvc.create=false,storage.pvc.existingClaim=) or a PVC (--set storage.hostPath.path=).") }}

@@ -58,7 +58,7 @@ The engine may take up to {{{{ include "{name}.startupBudgetSeconds" . }}}} s to
 {{{{- if and (hasKey .Values "download") .Values.download.enabled }}}}
 
 Model download (the engine waits in its `wait-for-model` init container until it completes):
-  kubectl logs -n {{{{ $ns }}}} -f job/{{{{ $fullname }}}}-download-r{{{{ .Release.Revision }}}}
+  kubectl logs -n {{{{ $ns }}}} -f job/{{{{ include "{name}.suffixedName" (list . (printf "-download-r%d" (.Release.Revision | int))) }}}}
 {{{{- end }}}}
 
 Watch the engine load:

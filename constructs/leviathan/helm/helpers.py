@@ -25,6 +25,17 @@ class Rule:
     message: str
 
 
+def float_range_rule(go: str, bounds: dict[str, float]) -> Rule:
+    """The schema's bounds of a number field, for the decimal-string form `--set` produces."""
+    tests = {"minimum": ("lt", ">="), "exclusiveMinimum": ("le", ">"),
+             "maximum": ("gt", "<="), "exclusiveMaximum": ("ge", "<")}
+    broken = [f"({tests[key][0]} (float64 {go}) {float(limit)!r})" for key, limit in bounds.items()]
+    allowed = " and ".join(f"{tests[key][1]} {limit:g}" for key, limit in bounds.items())
+    path = go.removeprefix(".Values.")
+    return Rule(f"{path}.range", Cond(f"and (kindIs \"string\" {go}) (or {' '.join(broken)})"),
+                f'printf "{path}=%s is out of range: it must be {allowed}." {go}')
+
+
 def include(chart: str, helper: str, kind: Kind = Kind.STR) -> Expr:
     return Tpl(f'include "{chart}.{helper}" .', kind)
 
@@ -39,14 +50,24 @@ Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names)
 
 {{{{/*
 Fully qualified app name: "<release>-<chart>", or the release name when it already contains the
-chart name. Truncated to 63 characters because some Kubernetes name fields are limited to that.
+chart name. At most 63 characters, and never ending in "-" or "." (release names may hold dots).
 */}}}}
 {{{{- define "{chart}.fullname" -}}}}
-{{{{- if contains .Chart.Name .Release.Name }}}}
-{{{{- .Release.Name | trunc 63 | trimSuffix "-" }}}}
-{{{{- else }}}}
-{{{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}}}
+{{{{- $name := printf "%s-%s" .Release.Name .Chart.Name -}}}}
+{{{{- if contains .Chart.Name .Release.Name }}}}{{{{- $name = .Release.Name -}}}}{{{{- end }}}}
+{{{{- regexReplaceAll "[-.]+$" ($name | trunc 63) "" -}}}}
 {{{{- end }}}}
+
+{{{{/*
+"<fullname><suffix>" in at most 63 characters: the fullname is cut, never the suffix, so names
+stay distinct (a Job's name becomes a label value, so it may not be longer than 63 either).
+Usage: {{{{ include "{chart}.suffixedName" (list . "-models") }}}}
+*/}}}}
+{{{{- define "{chart}.suffixedName" -}}}}
+{{{{- $suffix := index . 1 -}}}}
+{{{{- $base := include "{chart}.fullname" (index . 0) | trunc (int (sub 63 (len $suffix))) -}}}}
+{{{{- $base = regexReplaceAll "[-.]+$" $base "" -}}}}
+{{{{- printf "%s%s" $base $suffix -}}}}
 {{{{- end }}}}
 
 {{{{/*
@@ -72,7 +93,7 @@ Selector labels: stable for the life of a release.
 */}}}}
 {{{{- define "{chart}.selectorLabels" -}}}}
 app.kubernetes.io/name: {{{{ include "{chart}.name" . }}}}
-app.kubernetes.io/instance: {{{{ .Release.Name }}}}
+app.kubernetes.io/instance: {{{{ .Release.Name | quote }}}}
 {{{{- end }}}}
 
 {{{{/*
@@ -111,10 +132,14 @@ startupProbe failureThreshold covering the startup budget.
 {{{{- end }}}}
 
 {{{{/*
-Name of the engine's Service.
+Name of the engine's Service: a DNS-1035 label (letters, digits, "-"; starts with a letter; at most
+63), which Kubernetes requires of Service names. Dots of the release name become "-", and a
+release name that starts with a digit gets an "s" in front.
 */}}}}
 {{{{- define "{chart}.serviceName" -}}}}
-{{{{- printf "%s{service_suffix}" (include "{chart}.fullname" .) | trunc 63 | trimSuffix "-" -}}}}
+{{{{- $name := include "{chart}.suffixedName" (list . "{service_suffix}") | replace "." "-" -}}}}
+{{{{- if not (regexMatch "^[a-z]" $name) }}}}{{{{- $name = printf "s%s" $name | trunc 63 | trimSuffix "-" -}}}}{{{{- end }}}}
+{{{{- $name -}}}}
 {{{{- end }}}}
 
 {{{{/*

@@ -4,6 +4,10 @@ Helm 3.17 validates with draft-07 (gojsonschema) and Helm >= 3.18.5 / 4 with 202
 uses only keywords both understand: `$ref`s are inlined, titles dropped. Every key is `required`
 (values.yaml always provides it, so only a user's `null` - which deletes a key in Helm - trips it),
 unknown keys are rejected, and a root `global` property lets the chart be a subchart.
+
+Numbers (floats) also accept a decimal string: `--set engine.gpuMemoryUtilization=0.9` passes the
+value as the string "0.9" (only integers and booleans are typed by `--set`). The range of such a
+string is checked by a chart rule (`float_range_rules`), since JSON Schema bounds ignore strings.
 """
 
 from __future__ import annotations
@@ -12,6 +16,16 @@ import json
 from typing import Any
 
 from pydantic import BaseModel
+
+
+DECIMAL = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+BOUND_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _number_or_decimal_string(node: dict[str, Any]) -> dict[str, Any]:
+    bounds = {key: node[key] for key in BOUND_KEYWORDS if key in node}
+    rest = {key: value for key, value in node.items() if key not in BOUND_KEYWORDS and key != "type"}
+    return {**rest, "anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": DECIMAL}]}
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -23,6 +37,8 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
         out = {k: _inline(v, defs) for k, v in node.items() if k not in ("title", "$defs")}
         if isinstance(out.get("description"), str):
             out["description"] = " ".join(out["description"].split())
+        if out.get("type") == "number":
+            out = _number_or_decimal_string(out)
         if out.get("type") == "object" and "properties" in out:
             out["required"] = list(out["properties"])
             out.setdefault("additionalProperties", False)

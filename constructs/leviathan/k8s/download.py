@@ -54,7 +54,7 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
     resources = download.resources
     chart.add_object(
         "download-job.yaml", "batch/v1", "Job",
-        Tpl(f'printf "%s-download-r%d" (include "{chart.info.name}.fullname" .) (.Release.Revision | int)'),
+        chart.suffixed_name('(printf "-download-r%d" (.Release.Revision | int))'),
         COMPONENT,
         {"spec": {
             "backoffLimit": download.backoff_limit,

@@ -16,7 +16,7 @@ MODEL_VOLUME = "models"
 
 def _claim_name(chart: HelmChart) -> Expr:
     pvc = chart.v.storage.pvc
-    return Tpl(f'{pvc.existing_claim.go} | default (printf "%s-models" (include "{chart.info.name}.fullname" .))')
+    return Tpl(f'{pvc.existing_claim.go} | default ({chart.name("models").go})')
 
 
 def model_volume(chart: HelmChart) -> If:

@@ -40,7 +40,9 @@ class EngineContainer:
 
 def _gpu_entry(chart: HelmChart) -> dict:
     gpus = chart.v.gpus
-    return {"_gpu": Splice(f'printf "%s: %d" {gpus.resource_name.go} ({gpus.count.go} | int64)')}
+    # The resource name is a mapping key spliced as text: quoted, so no value can start a comment or
+    # another key (the schema also holds it to the `<domain>/<name>` format).
+    return {"_gpu": Splice(f'printf "%s: %d" ({gpus.resource_name.go} | quote) ({gpus.count.go} | int64)')}
 
 
 def _resources(chart: HelmChart, gpu_when: Cond) -> dict:

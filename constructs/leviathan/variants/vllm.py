@@ -10,6 +10,7 @@ from pydantic import Field
 
 from .. import versions
 from ..config.base import ValuesModel
+from ..config.bounds import GIB_MAX, INT32_MAX
 from ..config.common import (UUID_PATTERN, EngineValues, Gpus, Image, PvcStorage, Resources, SecretRef, Service,
                              Storage, pinned_image)
 from ..engines import vllm
@@ -33,7 +34,7 @@ class Model(ValuesModel):
     """Branch, tag or commit of the model (`--revision`). Pin a commit for reproducible weights."""
     served_name: str = Field("deepseek-r1-distill-llama-70b", min_length=1)
     """Model id the API serves (`--served-model-name`)."""
-    size_gi_b: int = Field(37, ge=1, alias="sizeGiB")
+    size_gi_b: int = Field(37, ge=1, le=GIB_MAX, alias="sizeGiB")
     """Size of the weights in GiB (70B W4A16: 37 GiB). Drives the startup budget."""
     hf_token_secret: SecretRef = SecretRef()
     """Secret with the Hugging Face token for gated/private models. Only ever read from the Secret."""
@@ -46,7 +47,7 @@ class Engine(ValuesModel):
     """GPUs the model is sharded over (`--tensor-parallel-size`); at most the GPUs the pod gets."""
     gpu_memory_utilization: float = Field(0.92, gt=0, le=1)
     """Fraction of each GPU's memory vLLM may use for weights + KV cache (`--gpu-memory-utilization`)."""
-    max_model_len: int = Field(32768, ge=0)
+    max_model_len: int = Field(32768, ge=0, le=INT32_MAX)
     """Context length (`--max-model-len`). 0: the model's own maximum."""
     enforce_eager: bool = False
     """Disable CUDA graphs (`--enforce-eager`): faster start, less VRAM, slower decode. The seed needed
