@@ -66,6 +66,22 @@ CROSS_FIELD_CASES = [
     ("ktransformers", {"resources.cpu.limit": 16}, "engine.cpuInfer=32 threads exceeds resources.cpu.limit=16"),
     ("vllm", {"resources.memory.requestGiB": 100}, "resources.memory: requestGiB (100) is above limitGiB (64)"),
     ("vllm", {"probes.startup.ceilingSeconds": 60}, "probes.startup: ceilingSeconds (60) is below floorSeconds"),
+    # a hostPath store on a multi-node cluster: the download Job could fill another node's disk
+    ("ktransformers", {"storage.hostPath.path": "/var/mnt/data/models", "storage.pvc.create": False},
+     "storage.hostPath.path is a directory on one node, but nothing pins the pods to that node"),
+    ("ktransformers", {"storage.hostPath.path": "/m", "storage.pvc.create": False,
+                       "nodeSelector": {"nvidia.com/gpu.present": "true"}}, "Set nodeName to the node's name"),
+    ("vllm", {"storage.hostPath.path": "/data/../etc", "storage.pvc.create": False, "nodeName": "n1"},
+     "storage.hostPath.path must not contain a .. element"),
+    ("vllm", {"engine.gpuMemoryUtilization": "1.5"}, "engine.gpuMemoryUtilization=1.5 is out of range"),
+]
+
+TOKEN = "hf_QmVyeVNlY3JldFRva2VuVGhhdE11c3ROZXZlckxlYWs"
+SECRET_CASES = [
+    ("ktransformers", "download.hfTokenSecret.name", TOKEN),
+    ("vllm", "model.hfTokenSecret.name", TOKEN),
+    ("vllm", "model.hfTokenSecret.name", TOKEN.lower() + "x" * 250),
+    ("vllm", "model.hfTokenSecret.key", TOKEN + " "),
 ]
 
 
@@ -106,3 +122,23 @@ def test_unknown_top_level_key_is_rejected_but_global_is_allowed(helm, charts_di
     assert bad.returncode != 0 and "replicas" in bad.stderr
     ok = helm.run("template", "x", str(charts_dir / chart), "--set", "global.foo=bar")
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize(("chart", "path", "token"), SECRET_CASES, ids=lambda x: str(x)[:30])
+@pytest.mark.parametrize("binary", ["helm", "helm3"])
+def test_a_token_pasted_as_a_secret_reference_fails_without_being_printed(request, charts_dir, binary, chart,
+                                                                          path, token):
+    helm = request.getfixturevalue(binary)
+    result = helm.run("template", "t", str(charts_dir / chart), "--set-string", f"{path}={token}")
+    assert result.returncode != 0, "a token was accepted as a Secret reference"
+    assert f"{path} must be" in result.stderr, result.stderr
+    assert token not in result.stderr + result.stdout and token[:12] not in result.stderr
+
+
+@pytest.mark.parametrize("chart", CHART_NAMES)
+def test_a_real_secret_reference_is_accepted(helm, charts_dir, chart):
+    path = "download.hfTokenSecret" if chart == "ktransformers" else "model.hfTokenSecret"
+    result = helm.run("template", "t", str(charts_dir / chart), "--set", f"{path}.name=hf-token.v2",
+                      "--set", f"{path}.key=HF_TOKEN.v2")
+    assert result.returncode == 0, result.stderr
+    assert 'name: "hf-token.v2"' in result.stdout and 'key: "HF_TOKEN.v2"' in result.stdout

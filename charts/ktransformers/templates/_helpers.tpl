@@ -318,7 +318,7 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "ktransformers.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, probes.startup.bounds, resources.memory.request, service.nodePort, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
+{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, download.hfTokenSecret.name, download.hfTokenSecret.key, probes.startup.bounds, resources.memory.request, service.nodePort, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
 {{- if include "ktransformers.quotaShortfall" . }}
 {{- $messages = append $messages (include "ktransformers.quotaShortfall" .) }}
 {{- end }}
@@ -331,8 +331,20 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 {{- if and (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create) }}
 {{- $messages = append $messages ("storage.pvc: existingClaim and create=true are both set. Use the existing claim or create one, not both.") }}
 {{- end }}
+{{- if regexMatch "(^|/)\\.\\.(/|$)" .Values.storage.hostPath.path }}
+{{- $messages = append $messages ("storage.hostPath.path must not contain a .. element (Kubernetes refuses it). Give the directory's real absolute path.") }}
+{{- end }}
+{{- if and (.Values.storage.hostPath.path) (not (or (.Values.nodeName) (hasKey .Values.nodeSelector "kubernetes.io/hostname"))) }}
+{{- $messages = append $messages ("storage.hostPath.path is a directory on one node, but nothing pins the pods to that node: the download Job and the engine could run on different nodes. Set nodeName to the node's name (kubectl get nodes), or a nodeSelector on kubernetes.io/hostname.") }}
+{{- end }}
 {{- if and (.Values.storage.pvc.create) (lt (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64)) }}
 {{- $messages = append $messages (printf "storage.pvc.sizeGiB: %d GiB cannot hold the %d GiB of weights. Raise it, e.g. --set storage.pvc.sizeGiB=%d" (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64) (add (.Values.model.sizeGiB | int64) (div (.Values.model.sizeGiB | int64) 10) 10)) }}
+{{- end }}
+{{- if and (.Values.download.hfTokenSecret.name) (not (and (le (len .Values.download.hfTokenSecret.name) 253) (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .Values.download.hfTokenSecret.name))) }}
+{{- $messages = append $messages ("download.hfTokenSecret.name must be the name of a Secret (lowercase letters, digits, - and .), not the token itself. Put the token in a Secret, e.g. kubectl create secret generic hf-token --from-literal=HF_TOKEN=<token>, and set download.hfTokenSecret.name=hf-token. (The value is not shown here.)") }}
+{{- end }}
+{{- if not (and (le (len .Values.download.hfTokenSecret.key) 253) (regexMatch "^[-._a-zA-Z0-9]+$" .Values.download.hfTokenSecret.key)) }}
+{{- $messages = append $messages ("download.hfTokenSecret.key must be a key inside the Secret (letters, digits, -, _ and .), e.g. HF_TOKEN. (The value is not shown here.)") }}
 {{- end }}
 {{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
 {{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}

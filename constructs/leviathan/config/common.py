@@ -148,11 +148,11 @@ class Gpus(ValuesModel):
 
 
 class SecretRef(ValuesModel):
-    # The format is checked by a chart rule, not a schema pattern: Helm's schema errors quote the
-    # value, and a token pasted here must never be printed.
-    name: str = Field("", max_length=253)
+    # Both formats are checked by a chart rule (k8s/secrets.py), not by schema patterns: Helm's schema
+    # errors quote the value, and a token pasted here must never be printed.
+    name: str = ""
     """Secret name (not the token itself). Empty: no token (public repositories)."""
-    key: str = Field("HF_TOKEN", max_length=253, pattern=bounds.SECRET_KEY)
+    key: str = "HF_TOKEN"
     """Key inside the Secret."""
 
 

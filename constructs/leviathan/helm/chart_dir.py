@@ -29,6 +29,27 @@ HELMIGNORE = """\
 """
 
 
+POD_SECURITY = """\
+## Pod security
+
+With the default values every pod meets the PodSecurity `restricted` standard: the engine runs as
+its image's non-root user (UID 1000 in the pinned images), the helper containers (`wait-for-model`,
+the `helm test` pod) as UID 65532, the download Job as `download.runAsUser` (1000); every container
+drops all capabilities, cannot escalate privileges and uses the runtime's default seccomp profile.
+The engine image must therefore not run as root: a custom image that does fails to start
+(`runAsNonRoot`).
+
+Where `restricted` cannot hold, and why:
+
+* **A hostPath store** (`storage.hostPath.path`) mounts a directory of the node, which neither
+  `restricted` nor `baseline` allows: install into a namespace labelled
+  `pod-security.kubernetes.io/enforce=privileged` (nothing in the pods is privileged; the label only
+  permits the hostPath volume). Use a PVC to stay `restricted`.
+* **`download.runAsUser: 0`**, for a host directory owned by root, runs the download Job as root
+  (still without capabilities). Prefer `chown 1000` on the host directory and keep the default.
+"""
+
+
 def chart_yaml(chart: HelmChart) -> str:
     info = chart.info
     doc = {
@@ -104,6 +125,7 @@ def readme(chart: HelmChart, profiles: dict[str, str], notes: str) -> str:
                       "```", "", summary.strip(), ""]
     if notes.strip():
         lines += [notes.strip(), ""]
+    lines += [POD_SECURITY, ""]
     lines += ["## Values", "", values_doc.markdown_table(chart.defaults)]
     return "\n".join(lines)
 

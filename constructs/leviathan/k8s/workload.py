@@ -12,6 +12,7 @@ from ..config.base import block
 from ..helm.chart import HelmChart
 from ..helm.holes import Cond, Expr, If, Kind, Splice, Tpl, gib
 from . import storage
+from .placement import node_placement
 from .probes import PORT_NAME, HealthPaths, add_probe_rules, engine_probes
 
 COMPONENT = "engine"
@@ -82,15 +83,13 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
     }
     pod_spec = {
         "_runtime": If(v.runtime_class_name.truthy(), {"runtimeClassName": v.runtime_class_name}),
-        "_node": If(v.node_name.truthy(), {"nodeName": v.node_name}),
         "_priority": If(v.priority_class_name.truthy(), {"priorityClassName": v.priority_class_name}),
-        "nodeSelector": block(v.node_selector),
-        "tolerations": block(v.tolerations),
-        "affinity": block(v.affinity),
+        **node_placement(chart),
         "imagePullSecrets": block(v.image_pull_secrets),
         "enableServiceLinks": engine.enable_service_links,
         "terminationGracePeriodSeconds": v.termination_grace_period_seconds,
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        # The engine images run as UID 1000 (images/*/Dockerfile): PodSecurity `restricted` holds.
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "initContainers": engine.init_containers,
         "containers": [container],
         "volumes": [

@@ -18,6 +18,7 @@ from ..helm.chart import ChartInfo, HelmChart
 from ..helm.holes import Expr, If, Kind, Tpl
 from ..k8s import storage
 from ..k8s.probes import HealthPaths
+from ..k8s.secrets import secret_env
 from ..k8s.service import add_service
 from ..k8s.test_hook import add_test_hook
 from ..k8s.workload import EngineContainer, add_engine_deployment
@@ -112,11 +113,7 @@ class VllmChart(HelmChart):
                 {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
                 If(pinned, [{"name": "NVIDIA_VISIBLE_DEVICES",
                              "value": Tpl(f'join "," {gpus.visible_devices.go}')}]),
-                If(v.model.hf_token_secret.name.truthy(), [{
-                    "name": "HF_TOKEN",
-                    "valueFrom": {"secretKeyRef": {"name": v.model.hf_token_secret.name,
-                                                   "key": v.model.hf_token_secret.key}},
-                }]),
+                secret_env(self, v.model.hf_token_secret, "HF_TOKEN"),
             ],
             port=v.engine.port,
             health=HealthPaths(startup="/health", readiness="/health", liveness="/health"),
