@@ -44,6 +44,15 @@ SCHEMA_CASES = [
     ("vllm", {"storage.pvc.existingClaim": "-claim"}, "existingClaim"),
     ("vllm", {"nodeSelector": {"gpu type": "h100"}}, "nodeSelector"),
     ("vllm", {"image.repository": "Vllm/Vllm"}, "image/repository"),
+    # Kubernetes objects rendered as given are held to Kubernetes' own schema
+    ("vllm", {"tolerations": [{"foo": 1}]}, "tolerations/0"),
+    ("ktransformers", {"affinity": {"nodeAffinity": {"bogus": 1}}}, "affinity/nodeAffinity"),
+    ("vllm", {"extraEnv": [{"name": "MY VAR", "value": "x"}]}, "extraEnv/0/name"),
+    # values the engine's argparse would read as another option
+    ("ktransformers", {"model.servedName": "--x"}, "model/servedName"),
+    ("vllm", {"model.id": "-x"}, "model/id"),
+    ("vllm", {"engine.quantization": "--fp8"}, "engine/quantization"),
+    ("ktransformers", {"engine.optimizeConfigPath": "-rules.yaml"}, "engine/optimizeConfigPath"),
 ]
 
 CROSS_FIELD_CASES = [

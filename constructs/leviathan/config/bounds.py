@@ -51,3 +51,7 @@ LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 """An environment variable name as Kubernetes accepts it."""
+
+NOT_AN_OPTION = r"^[^-]"
+"""A value the engine reads after its flag (or as its positional model argument): argparse takes
+one that starts with "-" for another option and exits ("expected one argument")."""

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 
 from .. import versions
 from . import bounds
+from ..helm.kube_types import kubernetes
 from .base import ValuesModel
 from .bounds import CORES_MAX, GIB_MAX, INT32_MAX, OPTIONAL_DNS_SUBDOMAIN, SECONDS_MAX
 
@@ -190,9 +191,9 @@ class EngineValues(ValuesModel):
         "patternProperties": {bounds.LABEL_KEY: {"type": "string", "maxLength": 63, "pattern": bounds.LABEL_VALUE}},
         "additionalProperties": False})
     """Node labels the pod requires, e.g. `nvidia.com/gpu.product: NVIDIA-H100-NVL`."""
-    tolerations: list[dict[str, Any]] = []
+    tolerations: list[dict[str, Any]] = Field([], json_schema_extra=kubernetes("io.k8s.api.core.v1.Toleration"))
     """Tolerations, e.g. for GPU taints or a single-node control plane."""
-    affinity: dict[str, Any] = {}
+    affinity: dict[str, Any] = Field({}, json_schema_extra=kubernetes("io.k8s.api.core.v1.Affinity"))
     """Affinity block, rendered as given."""
     runtime_class_name: str = Field("nvidia", max_length=253, pattern=OPTIONAL_DNS_SUBDOMAIN)
     """RuntimeClass of the NVIDIA container runtime. Empty: the cluster default."""
@@ -204,8 +205,8 @@ class EngineValues(ValuesModel):
     pod_annotations: dict[str, str] = Field({}, json_schema_extra={
         "patternProperties": {bounds.LABEL_KEY: {"type": "string"}}, "additionalProperties": False})
     """Extra annotations on the engine pod."""
-    extra_env: list[dict[str, Any]] = Field([], json_schema_extra={"items": {
-        "required": ["name"], "properties": {"name": {"type": "string", "pattern": bounds.ENV_NAME}}}})
+    extra_env: list[dict[str, Any]] = Field([], json_schema_extra=kubernetes(
+        "io.k8s.api.core.v1.EnvVar", name={"pattern": bounds.ENV_NAME}))
     """Extra environment variables of the engine container (Kubernetes EnvVar objects)."""
     gpus: Gpus = Gpus()
     """GPUs of the engine pod."""

@@ -7,7 +7,10 @@ unknown keys are rejected, and a root `global` property lets the chart be a subc
 
 Numbers (floats) also accept a decimal string: `--set engine.gpuMemoryUtilization=0.9` passes the
 value as the string "0.9" (only integers and booleans are typed by `--set`). The range of such a
-string is checked by a chart rule (`float_range_rules`), since JSON Schema bounds ignore strings.
+string is checked by a chart rule (`float_range_rule`), since JSON Schema bounds ignore strings.
+
+Values rendered into the pod spec as given (tolerations, affinity, extraEnv) carry Kubernetes' own
+schema for their type (`kube_types.py`), so a malformed one fails here, naming its path.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import json
 from typing import Any
 
 from pydantic import BaseModel
+
+from .kube_types import MARKER, OVERLAY, kube_type_with
 
 
 DECIMAL = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
@@ -29,6 +34,8 @@ def _number_or_decimal_string(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict) and MARKER in node:
+        return _kubernetes_field(node)
     if isinstance(node, dict):
         if "$ref" in node:
             target = defs[node["$ref"].rsplit("/", 1)[-1]]
@@ -46,6 +53,17 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_inline(item, defs) for item in node]
     return node
+
+
+def _kubernetes_field(node: dict[str, Any]) -> dict[str, Any]:
+    """A field marked with a Kubernetes type gets that type's own schema (for its items, if a list)."""
+    kube = kube_type_with(node)
+    out = {key: value for key, value in node.items()
+           if key not in (MARKER, OVERLAY, "additionalProperties", "items", "title")}
+    out["description"] = " ".join(out.get("description", "").split())
+    if out.get("type") == "array":
+        return {**out, "items": kube}
+    return {**out, **{key: value for key, value in kube.items() if key != "type"}, "type": "object"}
 
 
 def values_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from .. import versions
 from ..config.base import ValuesModel
-from ..config.bounds import CORES_MAX, GIB_MAX, INT32_MAX
+from ..config.bounds import CORES_MAX, GIB_MAX, INT32_MAX, NOT_AN_OPTION
 from ..config.common import (Download, EngineValues, Gpus, Image, Memory, PvcStorage, Resources, Service,
                              Storage, pinned_image)
 from ..engines import ktransformers as kt
@@ -55,7 +55,7 @@ class ModelConfigFiles(ValuesModel):
 
 
 class Model(ValuesModel):
-    served_name: str = Field("deepseek-v3", min_length=1)
+    served_name: str = Field("deepseek-v3", min_length=1, pattern=NOT_AN_OPTION)
     """Model id the API serves (`--model_name`, listed by /v1/models)."""
     size_gi_b: int = Field(377, ge=1, le=GIB_MAX, alias="sizeGiB")
     """Size of the GGUF weights in GiB (Q4_K_M: 9 shards, 404 GB = 377 GiB). Drives the startup
@@ -88,7 +88,7 @@ class Engine(ValuesModel):
     max_batch_size: int = Field(4, ge=1, le=INT32_MAX)
     """Concurrent requests for balance_serve (`--max_batch_size`); keep
     cacheLens > maxBatchSize x maxNewTokens."""
-    optimize_config_path: str = ""
+    optimize_config_path: str = Field("", pattern=r"^([^-].*)?$")
     """Path of an optimize-rule YAML inside the image (e.g. an `-amx` rule). Empty: the engine's default
     for one GPU, or the chart-generated placement for several."""
     numa_interleave: bool = False

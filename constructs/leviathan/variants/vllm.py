@@ -10,7 +10,7 @@ from pydantic import Field
 
 from .. import versions
 from ..config.base import ValuesModel
-from ..config.bounds import GIB_MAX, INT32_MAX
+from ..config.bounds import GIB_MAX, INT32_MAX, NOT_AN_OPTION
 from ..config.common import (UUID_PATTERN, EngineValues, Gpus, Image, PvcStorage, Resources, SecretRef, Service,
                              Storage, pinned_image)
 from ..engines import vllm
@@ -28,12 +28,12 @@ VERSION = "0.1.0"
 
 
 class Model(ValuesModel):
-    id: str = Field("neuralmagic/DeepSeek-R1-Distill-Llama-70B-quantized.w4a16", min_length=1)
+    id: str = Field("neuralmagic/DeepSeek-R1-Distill-Llama-70B-quantized.w4a16", min_length=1, pattern=NOT_AN_OPTION)
     """Hugging Face model id (downloaded into the HF cache volume on first start) or a local path under
     `storage.mountPath`. The model source: required."""
-    revision: str = Field("main", min_length=1)
+    revision: str = Field("main", min_length=1, pattern=NOT_AN_OPTION)
     """Branch, tag or commit of the model (`--revision`). Pin a commit for reproducible weights."""
-    served_name: str = Field("deepseek-r1-distill-llama-70b", min_length=1)
+    served_name: str = Field("deepseek-r1-distill-llama-70b", min_length=1, pattern=NOT_AN_OPTION)
     """Model id the API serves (`--served-model-name`)."""
     size_gi_b: int = Field(37, ge=1, le=GIB_MAX, alias="sizeGiB")
     """Size of the weights in GiB (70B W4A16: 37 GiB). Drives the startup budget."""
@@ -53,7 +53,7 @@ class Engine(ValuesModel):
     enforce_eager: bool = False
     """Disable CUDA graphs (`--enforce-eager`): faster start, less VRAM, slower decode. The seed needed
     it on Blackwell where graph capture hung."""
-    quantization: str = ""
+    quantization: str = Field("", pattern=r"^([^-].*)?$")
     """`--quantization` method. Empty: auto-detected from the checkpoint (right for W4A16
     compressed-tensors); a wrong value makes vLLM refuse to start."""
     trust_remote_code: bool = False
