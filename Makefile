@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test e2e e2e-bins images bench clean
+.PHONY: setup synth test fuzz e2e e2e-bins images bench clean
 
 ##@ Main jobs
 setup:            ## create .venv with pinned deps + official helm/kubectl binaries
@@ -17,6 +17,9 @@ synth: setup      ## write charts/ and rendered/ from constructs/
 
 test: setup       ## fast tier: charts, schemas, goldens, images lint, harness unit tests
 	@python -m pytest tests
+
+fuzz: setup       ## long random property sweep of every chart's values (FUZZ_EXAMPLES=2000 per chart)
+	@LEVIATHAN_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} LEVIATHAN_FUZZ_RANDOM=1 python -m pytest -s tests/charts/test_values_fuzz.py
 
 e2e: setup        ## real cluster with mocked GPUs; install every chart and prove its health flows
 	@scripts/e2e
