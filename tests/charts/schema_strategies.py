@@ -76,50 +76,63 @@ def leaves(schema: dict, path: tuple[str, ...] = ()) -> list[Leaf]:
 
 
 def value_for(leaf: Leaf) -> st.SearchStrategy[Any]:
+    """Three in four draws fit the schema (so a draw that changes several leaves still often gets
+    past it and renders); the rest probe edges, wrong types and tricky strings."""
+    fitting = _value(leaf.schema, fitting=True)
     if leaf.path[-1] in PASS_THROUGH and len(leaf.path) == 1:
-        return PASS_THROUGH[leaf.path[-1]] | _value(leaf.schema)
-    return _value(leaf.schema)
+        fitting = PASS_THROUGH[leaf.path[-1]] | fitting
+    return st.one_of(fitting, fitting, fitting, _value(leaf.schema, fitting=False))
 
 
-def _value(node: dict) -> st.SearchStrategy[Any]:
+def _value(node: dict, fitting: bool) -> st.SearchStrategy[Any]:
+    """Values for a schema node: only ones it accepts (`fitting`), or anything around it."""
     if "anyOf" in node:
-        return st.one_of([_value({**sub, **{k: v for k, v in node.items() if k != "anyOf"}}) for sub in node["anyOf"]])
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        return st.one_of([_value({**sub, **rest}, fitting) for sub in node["anyOf"]])
     if "enum" in node:
-        return st.sampled_from(node["enum"]) | st.sampled_from(TRICKY_STRINGS)
+        return st.sampled_from(node["enum"]) if fitting else st.sampled_from(TRICKY_STRINGS)
     kind = node.get("type")
     if isinstance(kind, list):
-        return st.one_of([st.none() if one == "null" else _value({**node, "type": one}) for one in kind])
+        return st.one_of([st.none() if one == "null" else _value({**node, "type": one}, fitting) for one in kind])
     if kind == "integer":
         low, high = node.get("minimum"), node.get("maximum")
         edges = [edge for edge in (low, high) if edge is not None]
+        if fitting:
+            return st.integers(low, high) | st.sampled_from(edges) if edges else st.integers(low, high)
         edges += [edge + 1 for edge in (high,) if edge is not None] + [edge - 1 for edge in (low,) if edge is not None]
-        return (st.integers(low, high) | st.sampled_from(edges + INT_EDGES)
-                | st.sampled_from([1.5, "12", True]))
+        return st.sampled_from(edges + INT_EDGES) | st.sampled_from([1.5, "12", True])
     if kind == "number":
         low, high = node.get("minimum", node.get("exclusiveMinimum")), node.get("maximum", node.get("exclusiveMaximum"))
-        floats = st.floats(low, high, allow_nan=False, allow_infinity=False)
-        edges = [v for v in (low, high) if v is not None] + [-0.1, 0.0, 1e-9, 1.5, 1e300]
-        return floats | st.sampled_from(edges)
+        floats = st.floats(low, high, allow_nan=False, allow_infinity=False,
+                           exclude_min="exclusiveMinimum" in node, exclude_max="exclusiveMaximum" in node)
+        if fitting:
+            return floats
+        return st.sampled_from([v for v in (low, high) if v is not None] + [-0.1, 0.0, 1e-9, 1.5, 1e300])
     if kind == "string":
-        if "pattern" in node:
-            fitting = st.from_regex(node["pattern"], fullmatch=True).filter(
-                lambda s: len(s) <= node.get("maxLength", 10**6))
-            return fitting | st.sampled_from(TRICKY_STRINGS)
-        return SAFE_TEXT | st.sampled_from(TRICKY_STRINGS)
+        if "pattern" in node or "minLength" in node or "maxLength" in node:
+            fitting_strings = (st.from_regex(node["pattern"], fullmatch=True) if "pattern" in node else SAFE_TEXT).filter(
+                lambda s: node.get("minLength", 0) <= len(s) <= node.get("maxLength", 10**6))
+        else:
+            fitting_strings = SAFE_TEXT | st.sampled_from(TRICKY_STRINGS)
+        return fitting_strings if fitting else st.sampled_from(TRICKY_STRINGS)
     if kind == "boolean":
-        return st.booleans() | st.sampled_from(["true", 1])
+        return st.booleans() if fitting else st.sampled_from(["true", 1])
     if kind == "array":
-        items = _value(node.get("items", {"type": "string"}))
-        return st.lists(items, max_size=4) | st.lists(items, min_size=9, max_size=20)
+        items = _value(node.get("items", {"type": "string"}), fitting)
+        max_items = node.get("maxItems", 20)
+        return st.lists(items, max_size=min(4, max_items)) | st.lists(items, min_size=min(9, max_items),
+                                                                        max_size=max_items)
     if kind == "object":
         if "properties" in node:
-            fields = {key: _value(sub) for key, sub in node["properties"].items()}
-            return st.fixed_dictionaries({}, optional=fields) | st.just({"bogus": 1})
+            fields = {key: _value(sub, fitting) for key, sub in node["properties"].items()}
+            valid = st.fixed_dictionaries({}, optional=fields)
+            return valid if fitting else valid | st.just({"bogus": 1})
         if "patternProperties" in node:
             ((key_pattern, value_schema),) = node["patternProperties"].items()
-            keys = st.from_regex(key_pattern, fullmatch=True).filter(lambda k: len(k) < 100) | st.sampled_from(
-                ["a b", "#x", "", "x" * 70])
-            return st.dictionaries(keys, _value(value_schema), max_size=3)
+            keys = st.from_regex(key_pattern, fullmatch=True).filter(lambda k: len(k) < 100)
+            if not fitting:
+                keys = keys | st.sampled_from(["a b", "#x", "", "x" * 70])
+            return st.dictionaries(keys, _value(value_schema, fitting), max_size=3)
         return st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), SAFE_TEXT, max_size=2)
     return SAFE_TEXT
 

@@ -25,7 +25,7 @@ from .engine_flags import engine_flag_errors, template_flags
 from .kube_schema import validate_strict
 from .schema_strategies import Draw, draws, schema_paths
 
-EXAMPLES = int(os.environ.get("LEVIATHAN_FUZZ_EXAMPLES", "90"))
+EXAMPLES = int(os.environ.get("LEVIATHAN_FUZZ_EXAMPLES", "110"))
 RANDOM = os.environ.get("LEVIATHAN_FUZZ_RANDOM") == "1"
 # What Helm's own errors say when it refuses input before any template runs.
 REFUSALS = ("values don't meet the specifications of the schema", "VALUES VALIDATION:")
