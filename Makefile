@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test fuzz e2e e2e-bins images bench clean
+.PHONY: setup engines synth test fuzz e2e e2e-bins images bench clean engine-flags
 
 ##@ Main jobs
 setup:            ## create .venv with pinned deps + official helm/kubectl binaries
@@ -15,7 +15,10 @@ setup:            ## create .venv with pinned deps + official helm/kubectl binar
 synth: setup      ## write charts/ and rendered/ from constructs/
 	@python main.py
 
-test: setup       ## fast tier: charts, schemas, goldens, images lint, harness unit tests
+engines: setup    ## the pinned vLLM (its own parser) in ~/.cache/leviathan/engines, for the conformance tests
+	@scripts/engine-flags venv vllm >/dev/null
+
+test: engines     ## fast tier: charts, schemas, goldens, engine parsers, images lint, harness unit tests
 	@python -m pytest tests
 
 fuzz: setup       ## long random property sweep of every chart's values (FUZZ_EXAMPLES=2000 per chart)
@@ -30,6 +33,9 @@ e2e-bins:         ## build (or reuse) the pinned Kubernetes + etcd binaries in ~
 
 images:           ## build + push engine images: make images REGISTRY=host:5000 [PUSH=0 to only build]
 	@scripts/images
+
+engine-flags: engines ## regenerate the engine flag manifests from the engines' own parsers
+	@scripts/engine-flags generate
 
 bench: setup      ## print synth and helm-template figures
 	@scripts/bench-synth

@@ -8,7 +8,7 @@ variable "REGISTRY" {
 }
 
 group "default" {
-  targets = ["ktransformers", "kt-sglang-avx512", "kt-sglang-amx", "vllm", "llama-cpp-cuda", "llama-cpp-cpu", "model-downloader"]
+  targets = ["ktransformers", "ktransformers-amx", "kt-sglang-avx512", "kt-sglang-amx", "vllm", "llama-cpp-cuda", "llama-cpp-cpu", "model-downloader"]
 }
 
 group "e2e" {
@@ -21,7 +21,6 @@ target "ktransformers" {
   platforms  = ["linux/amd64"]
   tags       = ["${REGISTRY}/leviathan/ktransformers:0.4.1-cu128-avx512"]
   args = {
-    CPU_INSTRUCT              = "AVX512"
     CUDA_DEVEL_IMAGE          = "nvidia/cuda:12.8.1-devel-ubuntu24.04"
     CUDA_RUNTIME_IMAGE        = "nvidia/cuda:12.8.1-runtime-ubuntu24.04"
     CUDA_VERSION              = "12.8.1"
@@ -29,6 +28,29 @@ target "ktransformers" {
     KTRANSFORMERS_COMMIT      = "e40ba6dfae17ab24212ddcc6ab4b32594258f04d"
     KTRANSFORMERS_FORCE_BUILD = "TRUE"
     KTRANSFORMERS_TAG         = "v0.4.1"
+    KT_CPU_FLAVOUR            = "avx512"
+    TORCH_CUDA_ARCH_LIST      = "9.0a;10.0;12.0"
+    TORCH_VERSION             = "2.8.0"
+    USE_BALANCE_SERVE         = "1"
+    USE_NUMA                  = "0"
+  }
+  labels = { "io.leviathan.app-version" = "0.4.1" }
+}
+
+target "ktransformers-amx" {
+  context    = "images/ktransformers"
+  dockerfile = "Dockerfile"
+  platforms  = ["linux/amd64"]
+  tags       = ["${REGISTRY}/leviathan/ktransformers:0.4.1-cu128-amx"]
+  args = {
+    CUDA_DEVEL_IMAGE          = "nvidia/cuda:12.8.1-devel-ubuntu24.04"
+    CUDA_RUNTIME_IMAGE        = "nvidia/cuda:12.8.1-runtime-ubuntu24.04"
+    CUDA_VERSION              = "12.8.1"
+    FLASH_ATTN_VERSION        = "2.8.3"
+    KTRANSFORMERS_COMMIT      = "e40ba6dfae17ab24212ddcc6ab4b32594258f04d"
+    KTRANSFORMERS_FORCE_BUILD = "TRUE"
+    KTRANSFORMERS_TAG         = "v0.4.1"
+    KT_CPU_FLAVOUR            = "amx"
     TORCH_CUDA_ARCH_LIST      = "9.0a;10.0;12.0"
     TORCH_VERSION             = "2.8.0"
     USE_BALANCE_SERVE         = "1"

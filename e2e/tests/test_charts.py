@@ -106,13 +106,9 @@ def test_load_longer_than_the_startup_budget_is_restarted(release):
              timeout=120)
     assert release.ready_endpoints() == 0
     messages = " ".join(e.get("message", "") for e in release.events("Unhealthy"))
-    if release.chart == "vllm":
-        # vLLM gives up by itself when VLLM_ENGINE_READY_TIMEOUT_S (= the budget) runs out; whichever
-        # comes first, the engine or the startup probe, the container is restarted.
-        last = release.engine_pod()["status"]["containerStatuses"][0]["lastState"].get("terminated", {})
-        assert "Startup probe failed" in messages or last.get("exitCode", 0) != 0, (messages, last)
-    else:
-        assert "Startup probe failed" in messages, messages
+    # Only the startup probe ends a slow load: no engine bounds its own load (vLLM 0.14.1 waits
+    # for the engine core without a deadline).
+    assert "Startup probe failed" in messages, messages
 
 
 @pytest.mark.parametrize("release", CHARTS, indirect=True)

@@ -62,7 +62,9 @@ func hfRepoError(path string) string {
 	return fmt.Sprintf("huggingface_hub.errors.HFValidationError: Repo id must be in the form 'repo_name' or 'namespace/repo_name': '%s'. Use `repo_type` argument if needed.", path)
 }
 
-// ---- KTransformers legacy server (archive/ktransformers/server/args.py) ----
+// ---- KTransformers legacy server (ktransformers/server/args.py at v0.4.1) ----
+// tests/images/test_mock_engine_flags.py checks this table and the vLLM one against the flag
+// manifests generated from the real parsers: the mock may know fewer flags, never more.
 
 func ktransformersEngine() *engine {
 	s, i, f := strValue, intValue, floatValue
@@ -81,9 +83,7 @@ func ktransformersEngine() *engine {
 		opt("optimize_config_path", takesValue, s, "--optimize_config_path"),
 		opt("cpu_infer", takesValue, i, "--cpu_infer"),
 		opt("backend_type", takesValue, s, "--backend_type"),
-		opt("type", takesValue, s, "--type"),
 		opt("chunk_size", takesValue, i, "--chunk_size"),
-		opt("chunk_prefill_size", takesValue, i, "--chunk_prefill_size"),
 		opt("cache_lens", takesValue, i, "--cache_lens"),
 		opt("max_new_tokens", takesValue, i, "--max_new_tokens"),
 		opt("max_batch_size", takesValue, i, "--max_batch_size"),
@@ -98,8 +98,6 @@ func ktransformersEngine() *engine {
 		opt("use_cuda_graph", boolOptional, s, "--use_cuda_graph"),
 		// exllamav2 leftovers: parsed, never read by the ktransformers backends.
 		opt("gpu_split", takesValue, s, "--gpu_split"),
-		opt("paged", takesValue, s, "--paged"),
-		opt("total_context", takesValue, i, "--total_context"),
 		opt("length", takesValue, i, "--length"),
 		opt("temperature", takesValue, f, "--temperature"),
 		opt("top_k", takesValue, i, "--top_k"),
@@ -113,7 +111,6 @@ func ktransformersEngine() *engine {
 		opt("file_upload_dir", takesValue, s, "--file_upload_dir"),
 		opt("assistant_store_dir", takesValue, s, "--assistant_store_dir"),
 		opt("prompt_file", takesValue, s, "--prompt_file"),
-		opt("user_force_think", takesValue, s, "--user_force_think"),
 	}
 	return &engine{
 		kind:   ktransformers,

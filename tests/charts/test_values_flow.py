@@ -65,6 +65,8 @@ PER_CHART: dict[str, dict[str, Move]] = {
         "engine.cpuInfer": Move(33),
         "resources.memory.limitGiB": Move(500),
         "storage.pvc.sizeGiB": Move(451),
+        # extraArgs must be flags of the pinned engine (test_engine_flags.py)
+        "engine.extraArgs": Move(["--force_think"]),
         },
     "vllm": {
         "gpus.count": Move(2),
@@ -72,6 +74,7 @@ PER_CHART: dict[str, dict[str, Move]] = {
         "engine.tensorParallelSize": Move(2, {"gpus.count": 2}),
         "engine.maxModelLen": Move(0),
         "engine.quantization": Move("awq"),
+        "engine.extraArgs": Move(["--kv-cache-dtype", "fp8"]),
         "model.sizeGiB": Move(50, BUDGET_ACTIVE),
     },
 }

@@ -61,7 +61,7 @@ def test_renderer_follows_a_changed_pin(tmp_path):
 def test_amd64_only_images_say_why():
     raw = yaml.safe_load((IMAGES / "versions.yaml").read_text())["images"]
     amd64_only = {name for name, pin in versions.built_images().items() if pin.platforms == ("linux/amd64",)}
-    assert amd64_only == {"ktransformers", "kt-sglang-avx512", "kt-sglang-amx"}
+    assert amd64_only == {"ktransformers", "ktransformers-amx", "kt-sglang-avx512", "kt-sglang-amx"}
     for name in amd64_only:
         assert len(raw[name].get("platforms_note", "")) > 40, f"{name}: say why arm64 is not built"
     for name, pin in versions.built_images().items():
@@ -73,5 +73,5 @@ def test_make_images_group_has_every_engine_and_not_the_mock():
     text = BAKE.read_text()
     default = json.loads(re.search(r'group "default" \{\n  targets = (\[.*\])', text).group(1))
     assert "mock-engine" not in default
-    assert {"ktransformers", "kt-sglang-avx512", "kt-sglang-amx", "vllm", "llama-cpp-cuda",
+    assert {"ktransformers", "ktransformers-amx", "kt-sglang-avx512", "kt-sglang-amx", "vllm", "llama-cpp-cuda",
             "llama-cpp-cpu", "model-downloader"} == set(default)

@@ -161,8 +161,14 @@ def test_no_invented_build_variables():
 def test_ktransformers_uses_the_real_build_variables_from_versions_yaml():
     df = _dockerfile("ktransformers")
     build = " ".join(i.value for i in df.of("RUN"))
-    for var in ("CPU_INSTRUCT", "USE_BALANCE_SERVE", "USE_NUMA", "KTRANSFORMERS_FORCE_BUILD", "TORCH_CUDA_ARCH_LIST"):
+    for var in ("USE_BALANCE_SERVE", "KTRANSFORMERS_FORCE_BUILD", "TORCH_CUDA_ARCH_LIST"):
         assert f'{var}="${{{var}}}"' in build, f"the compile step does not pass {var}"
+    # CMake tests `if(DEFINED ENV{USE_NUMA})`: "0" would turn NUMA on, so it must be unset unless "1".
+    assert 'if [ "${USE_NUMA}" = "1" ]; then export USE_NUMA=1; else unset USE_NUMA; fi' in build
+    assert 'USE_NUMA="${USE_NUMA}"' not in build
+    # The ISA comes from the flavour (pin-isa.sh + CPU_INSTRUCT derived from it), never the build host.
+    assert 'pin-isa.sh "${KT_CPU_FLAVOUR}"' in build and 'PATH="/opt/isa-bin:${PATH}"' in build
+    assert "avx512) cpu_instruct=AVX512" in build and "amx) cpu_instruct=FANCY" in build
     assert versions.image("ktransformers").args["KTRANSFORMERS_TAG"] == "v0.4.1"
 
 

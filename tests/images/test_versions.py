@@ -38,10 +38,13 @@ def test_tag_contains_the_engine_version_and_flavour(name):
             pin.flavour == "cuda" and "-cu1" in pin.tag), f"{name}: tag {pin.tag} hides flavour {pin.flavour}"
 
 
-def test_kt_sglang_tags_say_the_cpu_isa():
-    for flavour, pin in versions.flavours("kt-sglang").items():
-        assert pin.tag.endswith(f"-{flavour}")
-    assert versions.image("ktransformers").args["CPU_INSTRUCT"].lower() in versions.image("ktransformers").tag
+def test_kt_tags_say_the_cpu_isa():
+    for context in ("kt-sglang", "ktransformers"):
+        flavours = versions.flavours(context)
+        assert set(flavours) == {"avx512", "amx"}
+        for flavour, pin in flavours.items():
+            assert pin.tag.endswith(f"-{flavour}")
+            assert pin.args["KT_CPU_FLAVOUR"] == flavour
 
 
 def test_tags_are_unique_per_repository():

@@ -197,9 +197,11 @@ Layers per GPU as a JSON list: gpus.layerSplit, or an even split of model.numLay
 {{- end }}
 
 {{/*
-KTransformers optimize rules placing consecutive layers on consecutive GPUs (same structure as the
-upstream DeepSeek-V3-Chat-multi-gpu*.yaml): attention, gates, dense MLPs and norms on the layer's GPU,
-routed experts on the CPU (KExpertsCPU), and a transfer_map moving the hidden state between GPUs.
+KTransformers optimize rules placing consecutive layers on consecutive GPUs (same classes and structure
+as the upstream DeepSeek-V3-Chat-multi-gpu*.yaml at the pinned tag): V3 rotary embedding, Marlin
+linears, attention, gates, dense MLPs and norms on the layer's GPU, routed experts on the CPU
+(KExpertsCPU), lm_head as a Marlin linear on the last GPU, and a transfer_map moving the hidden state
+between GPUs. tests/engines/test_optimize_rules.py checks every class and regex against the source.
 */}}
 {{- define "ktransformers.optimizeRules" -}}
 {{- $split := include "ktransformers.layerSplit" . | fromJsonArray -}}
@@ -219,9 +221,9 @@ routed experts on the CPU (KExpertsCPU), and a transfer_map moving the hidden st
 {{- $device := printf "cuda:%d" $gpu }}
 - match:
     name: "^model\\.layers\\.({{ $layers }})\\."
-    class: ktransformers.models.modeling_deepseek.DeepseekV2YarnRotaryEmbedding
+    class: ktransformers.models.modeling_deepseek_v3.DeepseekV3RotaryEmbedding
   replace:
-    class: ktransformers.operators.RoPE.YarnRotaryEmbedding
+    class: ktransformers.operators.RoPE.YarnRotaryEmbeddingV3
     kwargs:
       generate_device: "{{ $device }}"
       prefill_device: "{{ $device }}"
@@ -298,12 +300,61 @@ routed experts on the CPU (KExpertsCPU), and a transfer_map moving the hidden st
 {{- $start = $end }}
 {{- end }}
 - match:
-    name: "(^model\\.norm)|(^lm_head)"
+    name: "^lm_head$"
+    class: torch.nn.Linear
+  replace:
+    class: ktransformers.operators.linear.KTransformersLinear
+    kwargs:
+      generate_device: "cuda:{{ $last }}"
+      prefill_device: "cuda:{{ $last }}"
+      generate_op: "KLinearMarlin"
+      prefill_op: "KLinearTorch"
+- match:
+    name: "^model\\.norm$"
   replace:
     class: "default"
     kwargs:
       generate_device: "cuda:{{ $last }}"
       prefill_device: "cuda:{{ $last }}"
+{{- end }}
+
+{{/*
+engine.extraArgs / engine.extraArgsUnchecked checked against files/engine-flags.json, the flags of
+the pinned engine's own parser (scripts/engine-flags). Prints one sentence per refused argument.
+*/}}
+{{- define "ktransformers.extraArgsProblems" -}}
+{{- $manifest := .Files.Get "files/engine-flags.json" | fromJson -}}
+{{- $options := $manifest.options -}}
+{{- $spelling := $manifest.spelling | default dict -}}
+{{- $problems := list -}}
+{{- range $field := list "extraArgs" "extraArgsUnchecked" -}}
+{{- range $i, $raw := (index $.Values.engine $field | default list) -}}
+{{- $arg := toString $raw -}}
+{{- if and (hasPrefix "-" $arg) (not (regexMatch "^-[0-9.]" $arg)) -}}
+{{- $name := regexReplaceAll "=.*$" $arg "" -}}
+{{- $canonical := $name -}}
+{{- if hasPrefix "--" $name -}}
+{{- $parts := splitn "." 2 (trimPrefix "--" $name) -}}
+{{- $head := $parts._0 -}}
+{{- if $spelling.dashes_for_underscores }}{{ $head = replace "_" "-" $head }}{{ end -}}
+{{- $canonical = printf "--%s" $head -}}
+{{- if and $parts._1 (not $spelling.dotted_sub_keys) }}{{ $canonical = printf "%s.%s" $canonical $parts._1 }}{{ end -}}
+{{- end -}}
+{{- $spec := get $options $canonical -}}
+{{- if and (not $spec) (eq $field "extraArgs") -}}
+{{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag of %s %s (its argument parser has no such option; the chart lists them in files/engine-flags.json). Remove it, or move it to engine.extraArgsUnchecked if your image really accepts it." $i (quote $name) $manifest.engine $manifest.version) -}}
+{{- else if and $spec (hasKey $manifest.owned $spec.dest) -}}
+{{- $source := get $manifest.owned $spec.dest -}}
+{{- if $source -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s is already set by the chart from %s. Set that instead: a second %s would silently override it." $field $i (quote $name) $source (quote $name)) -}}
+{{- else -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s is fixed by the chart and cannot be overridden: the probes and the Service depend on it." $field $i (quote $name)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $problems -}}
 {{- end }}
 
 {{- define "ktransformers.layerSplitSum" -}}
@@ -318,7 +369,7 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "ktransformers.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, download.hfTokenSecret.name, download.hfTokenSecret.key, probes.startup.bounds, resources.memory.request, service.nodePort, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
+{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, download.hfTokenSecret.name, download.hfTokenSecret.key, engine.extraArgs, probes.startup.bounds, resources.memory.request, service.nodePort, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
 {{- if include "ktransformers.quotaShortfall" . }}
 {{- $messages = append $messages (include "ktransformers.quotaShortfall" .) }}
 {{- end }}
@@ -345,6 +396,9 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 {{- end }}
 {{- if not (and (le (len .Values.download.hfTokenSecret.key) 253) (regexMatch "^[-._a-zA-Z0-9]+$" .Values.download.hfTokenSecret.key)) }}
 {{- $messages = append $messages ("download.hfTokenSecret.key must be a key inside the Secret (letters, digits, -, _ and .), e.g. HF_TOKEN. (The value is not shown here.)") }}
+{{- end }}
+{{- if include "ktransformers.extraArgsProblems" . }}
+{{- $messages = append $messages (include "ktransformers.extraArgsProblems" .) }}
 {{- end }}
 {{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
 {{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}

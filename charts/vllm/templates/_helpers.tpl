@@ -180,12 +180,51 @@ Empty when it fits, under `helm template`, and on upgrades.
 {{- end }}
 
 {{/*
+engine.extraArgs / engine.extraArgsUnchecked checked against files/engine-flags.json, the flags of
+the pinned engine's own parser (scripts/engine-flags). Prints one sentence per refused argument.
+*/}}
+{{- define "vllm.extraArgsProblems" -}}
+{{- $manifest := .Files.Get "files/engine-flags.json" | fromJson -}}
+{{- $options := $manifest.options -}}
+{{- $spelling := $manifest.spelling | default dict -}}
+{{- $problems := list -}}
+{{- range $field := list "extraArgs" "extraArgsUnchecked" -}}
+{{- range $i, $raw := (index $.Values.engine $field | default list) -}}
+{{- $arg := toString $raw -}}
+{{- if and (hasPrefix "-" $arg) (not (regexMatch "^-[0-9.]" $arg)) -}}
+{{- $name := regexReplaceAll "=.*$" $arg "" -}}
+{{- $canonical := $name -}}
+{{- if hasPrefix "--" $name -}}
+{{- $parts := splitn "." 2 (trimPrefix "--" $name) -}}
+{{- $head := $parts._0 -}}
+{{- if $spelling.dashes_for_underscores }}{{ $head = replace "_" "-" $head }}{{ end -}}
+{{- $canonical = printf "--%s" $head -}}
+{{- if and $parts._1 (not $spelling.dotted_sub_keys) }}{{ $canonical = printf "%s.%s" $canonical $parts._1 }}{{ end -}}
+{{- end -}}
+{{- $spec := get $options $canonical -}}
+{{- if and (not $spec) (eq $field "extraArgs") -}}
+{{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag of %s %s (its argument parser has no such option; the chart lists them in files/engine-flags.json). Remove it, or move it to engine.extraArgsUnchecked if your image really accepts it." $i (quote $name) $manifest.engine $manifest.version) -}}
+{{- else if and $spec (hasKey $manifest.owned $spec.dest) -}}
+{{- $source := get $manifest.owned $spec.dest -}}
+{{- if $source -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s is already set by the chart from %s. Set that instead: a second %s would silently override it." $field $i (quote $name) $source (quote $name)) -}}
+{{- else -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s is fixed by the chart and cannot be overridden: the probes and the Service depend on it." $field $i (quote $name)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $problems -}}
+{{- end }}
+
+{{/*
 Cross-field checks. Each broken rule adds one message naming the values path and the fix; all are
 reported at once, at `helm template`/`helm install` time, before anything is created.
 */}}
 {{- define "vllm.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, engine.gpuMemoryUtilization.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, model.hfTokenSecret.name, model.hfTokenSecret.key, probes.startup.bounds, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
+{{- /* rules: namespace.quota, engine.gpuMemoryUtilization.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, engine.extraArgs, model.hfTokenSecret.name, model.hfTokenSecret.key, probes.startup.bounds, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
 {{- if include "vllm.quotaShortfall" . }}
 {{- $messages = append $messages (include "vllm.quotaShortfall" .) }}
 {{- end }}
@@ -209,6 +248,9 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 {{- end }}
 {{- if and (.Values.storage.pvc.create) (lt (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64)) }}
 {{- $messages = append $messages (printf "storage.pvc.sizeGiB: %d GiB cannot hold the %d GiB of weights. Raise it, e.g. --set storage.pvc.sizeGiB=%d" (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64) (add (.Values.model.sizeGiB | int64) (div (.Values.model.sizeGiB | int64) 10) 10)) }}
+{{- end }}
+{{- if include "vllm.extraArgsProblems" . }}
+{{- $messages = append $messages (include "vllm.extraArgsProblems" .) }}
 {{- end }}
 {{- if and (.Values.model.hfTokenSecret.name) (not (and (le (len .Values.model.hfTokenSecret.name) 253) (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .Values.model.hfTokenSecret.name))) }}
 {{- $messages = append $messages ("model.hfTokenSecret.name must be the name of a Secret (lowercase letters, digits, - and .), not the token itself. Put the token in a Secret, e.g. kubectl create secret generic hf-token --from-literal=HF_TOKEN=<token>, and set model.hfTokenSecret.name=hf-token. (The value is not shown here.)") }}

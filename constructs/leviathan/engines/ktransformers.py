@@ -44,6 +44,7 @@ def args(v) -> list:
         If(generated_rules, ["--optimize_config_path", f"{RULES_DIR}/{RULES_FILE}"]),
         If(~engine.use_cuda_graph.truthy(), ["--no-use_cuda_graph"]),
         each(engine.extra_args),
+        each(engine.extra_args_unchecked),
     ]
 
 
@@ -67,9 +68,11 @@ Layers per GPU as a JSON list: gpus.layerSplit, or an even split of model.numLay
 {{- end }}
 
 {{/*
-KTransformers optimize rules placing consecutive layers on consecutive GPUs (same structure as the
-upstream DeepSeek-V3-Chat-multi-gpu*.yaml): attention, gates, dense MLPs and norms on the layer's GPU,
-routed experts on the CPU (KExpertsCPU), and a transfer_map moving the hidden state between GPUs.
+KTransformers optimize rules placing consecutive layers on consecutive GPUs (same classes and structure
+as the upstream DeepSeek-V3-Chat-multi-gpu*.yaml at the pinned tag): V3 rotary embedding, Marlin
+linears, attention, gates, dense MLPs and norms on the layer's GPU, routed experts on the CPU
+(KExpertsCPU), lm_head as a Marlin linear on the last GPU, and a transfer_map moving the hidden state
+between GPUs. tests/engines/test_optimize_rules.py checks every class and regex against the source.
 */}}
 {{- define "CHART.optimizeRules" -}}
 {{- $split := include "CHART.layerSplit" . | fromJsonArray -}}
@@ -89,9 +92,9 @@ routed experts on the CPU (KExpertsCPU), and a transfer_map moving the hidden st
 {{- $device := printf "cuda:%d" $gpu }}
 - match:
     name: "^model\\.layers\\.({{ $layers }})\\."
-    class: ktransformers.models.modeling_deepseek.DeepseekV2YarnRotaryEmbedding
+    class: ktransformers.models.modeling_deepseek_v3.DeepseekV3RotaryEmbedding
   replace:
-    class: ktransformers.operators.RoPE.YarnRotaryEmbedding
+    class: ktransformers.operators.RoPE.YarnRotaryEmbeddingV3
     kwargs:
       generate_device: "{{ $device }}"
       prefill_device: "{{ $device }}"
@@ -168,7 +171,17 @@ routed experts on the CPU (KExpertsCPU), and a transfer_map moving the hidden st
 {{- $start = $end }}
 {{- end }}
 - match:
-    name: "(^model\\.norm)|(^lm_head)"
+    name: "^lm_head$"
+    class: torch.nn.Linear
+  replace:
+    class: ktransformers.operators.linear.KTransformersLinear
+    kwargs:
+      generate_device: "cuda:{{ $last }}"
+      prefill_device: "cuda:{{ $last }}"
+      generate_op: "KLinearMarlin"
+      prefill_op: "KLinearTorch"
+- match:
+    name: "^model\\.norm$"
   replace:
     class: "default"
     kwargs:

@@ -29,4 +29,5 @@ def args(v) -> list:
         If(engine.quantization.truthy(), ["--quantization", engine.quantization]),
         If(engine.trust_remote_code.truthy(), ["--trust-remote-code"]),
         each(engine.extra_args),
+        each(engine.extra_args_unchecked),
     ]

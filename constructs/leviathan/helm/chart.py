@@ -53,6 +53,8 @@ class HelmChart(cdk8s.Chart):
         self.files: dict[str, TemplateFile] = {}
         self.rules: list[Rule] = []
         self.extra_helpers: list[str] = [quota_helpers(info.name)]
+        # Chart files beside templates/ (path -> text), read by templates with .Files.Get.
+        self.chart_files: dict[str, str] = {}
         quota = f'include "{info.name}.quotaShortfall" .'
         self.rule("namespace.quota", Cond(quota), quota)
         self.rules += [float_range_rule(go, bounds) for go, bounds in float_fields(type(values)) if bounds]

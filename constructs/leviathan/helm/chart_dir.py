@@ -154,6 +154,9 @@ def write_chart(chart: HelmChart, dest: Path, profile_files: list[Path], notes: 
     helpers = [common_helpers(name, chart.info.service_suffix), *chart.extra_helpers, validation_helper(name, chart.rules)]
     (dest / "templates" / "_helpers.tpl").write_text("\n".join(helpers))
     (dest / "templates" / "NOTES.txt").write_text(notes_txt(chart))
+    for path, text in sorted(chart.chart_files.items()):
+        (dest / path).parent.mkdir(parents=True, exist_ok=True)
+        (dest / path).write_text(text)
     for filename, text in chart.render_templates().items():
         path = dest / "templates" / filename
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,8 @@ class EngineContainer:
     # vLLM must not see Kubernetes service-link variables (a Service named "vllm" injects VLLM_PORT).
     enable_service_links: bool = True
     gpu_request_when: Cond | None = None
+    # Linux capabilities added back after dropping ALL, only when the condition holds.
+    add_capabilities: tuple[Cond, list[str]] | None = None
     home_dir: str = "/home/engine"
     # Facts the chart derived (startup budget, RAM needed), shown to operators as annotations.
     annotations: dict = field(default_factory=dict)
@@ -79,7 +81,11 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
             *engine.extra_mounts,
         ],
         **engine_probes(chart, engine.health),
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {
+            "drop": ["ALL"],
+            **({"_add": If(engine.add_capabilities[0], {"add": engine.add_capabilities[1]})}
+               if engine.add_capabilities else {}),
+        }},
     }
     pod_spec = {
         "_runtime": If(v.runtime_class_name.truthy(), {"runtimeClassName": v.runtime_class_name}),

@@ -13,7 +13,7 @@ from ..config.base import ValuesModel
 from ..config.bounds import GIB_MAX, INT32_MAX, NOT_AN_OPTION
 from ..config.common import (UUID_PATTERN, EngineValues, Gpus, Image, PvcStorage, Resources, SecretRef, Service,
                              Storage, pinned_image)
-from ..engines import vllm
+from ..engines import flag_manifest, vllm
 from ..helm.chart import ChartInfo, HelmChart
 from ..helm.holes import Expr, If, Kind, Tpl
 from ..k8s import storage
@@ -59,7 +59,12 @@ class Engine(ValuesModel):
     trust_remote_code: bool = False
     """Allow the model repository's own Python code (`--trust-remote-code`)."""
     extra_args: list[str] = []
-    """Extra command-line arguments, appended verbatim. Only flags that exist in the pinned vLLM."""
+    """Extra command-line arguments, appended after the chart's. Each flag is checked against the
+    flags of the pinned vLLM's own parser (`files/engine-flags.json`): an unknown flag, or one the chart
+    already sets (port, host, model paths, ...), fails `helm template` with its name."""
+    extra_args_unchecked: list[str] = []
+    """Escape hatch: extra arguments appended WITHOUT the check against the pinned parser's flags,
+    for a flag your own image has. Flags the chart already sets are still refused."""
 
 
 class VllmGpus(Gpus):
@@ -103,13 +108,14 @@ class VllmChart(HelmChart):
         gpus = v.gpus
         pinned = gpus.visible_devices.truthy()
         storage.add_model_storage(self)
+        engine_args = vllm.args(v)
+        # The positional model is vLLM's --model: a second one in extraArgs would replace it.
+        flag_manifest.add_extra_args_check(self, NAME, engine_args, also={"model": "model.id"})
         add_engine_deployment(self, EngineContainer(
             command=vllm.command(),
-            args=vllm.args(v),
+            args=engine_args,
             env=[
                 {"name": "HF_HOME", "value": Tpl(f'printf "%s/huggingface" {v.storage.mount_path.go}')},
-                # vLLM's own wait for the engine core; without it a large load dies after 600 s.
-                {"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": Tpl(f'include "{NAME}.startupBudgetSeconds" .')},
                 {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
                 If(pinned, [{"name": "NVIDIA_VISIBLE_DEVICES",
                              "value": Tpl(f'join "," {gpus.visible_devices.go}')}]),
@@ -159,9 +165,11 @@ README_NOTES = """\
   `images/versions.yaml` and rejects `latest` in `image.tag`.
 * **Only real flags, quantization auto-detected.** `--quantization compressed-tensors` is read from
   the checkpoint anyway; the chart passes `--quantization` only when `engine.quantization` is set.
-* **A startup budget sized to the weights.** `VLLM_ENGINE_READY_TIMEOUT_S` and the startup probe
-  both derive from `model.sizeGiB / storage.readMiBps`, so a first start that downloads the weights
-  is not killed at vLLM's 600 s default.
+* **A startup budget sized to the weights.** The startup probe's budget derives from
+  `model.sizeGiB / storage.readMiBps`, so a first start that downloads or reads 400 GB is not
+  killed early. vLLM 0.14.1 itself waits for the model load without a deadline
+  (`wait_for_engine_startup`); `VLLM_ENGINE_READY_TIMEOUT_S` only bounds the engine's first message
+  after that handshake, so the chart leaves it at its default.
 * **No `VLLM_PORT` surprise.** Kubernetes injects `<SERVICE>_PORT=tcp://...` for every Service in
   the namespace; a Service called `vllm` produces `VLLM_PORT`, which vLLM parses as its port and
   crashes, and other pods in the namespace would get it too. The engine pod sets
