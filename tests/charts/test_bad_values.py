@@ -83,6 +83,10 @@ CROSS_FIELD_CASES = [
     ("vllm", {"storage.hostPath.path": "/data/../etc", "storage.pvc.create": False, "nodeName": "n1"},
      "storage.hostPath.path must not contain a .. element"),
     ("vllm", {"engine.gpuMemoryUtilization": "1.5"}, "engine.gpuMemoryUtilization=1.5 is out of range"),
+    # extraArgs arity and value types, as argparse checks them (found by test_values_fuzz: [""])
+    ("ktransformers", {"engine.extraArgs": [""]}, 'engine.extraArgs[0]: "" is not a flag'),
+    ("ktransformers", {"engine.extraArgs": ["--page_size"]}, 'the last flag, "--page_size", needs a value'),
+    ("vllm", {"engine.extraArgs": ["--max-num-seqs", "x"]}, '"--max-num-seqs" takes an integer, not "x"'),
 ]
 
 TOKEN = "hf_QmVyeVNlY3JldFRva2VuVGhhdE11c3ROZXZlckxlYWs"
