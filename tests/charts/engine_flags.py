@@ -1,58 +1,101 @@
-"""The engine half of "accepted means valid": would the engine's own parser accept the command line?
+"""The engine half of "accepted means valid": would the pinned engine's parser accept the command line?
 
-HOOK: `engine_flag_errors` is where the check against the real engine parser plugs in. The flag
-manifests generated from each engine's argparse (constructs/leviathan/engines/*.json, being added on
-main) list every accepted flag with its arity and type; once they exist, check `args` against them
-here (and drop the inference below). Until then the check infers, from the chart's own default
-command line, which flags take a value and which of those are integers, and rejects what argparse
-would reject for those flags: a value that starts with "-" (read as another option: "expected one
-argument") and an integer flag whose value is not an integer ("invalid int value").
+Per draw (fast, so hypothesis can shrink a counterexample): the flag manifest generated from each
+engine's own parser (constructs/leviathan/engines/manifests/, `flag_manifest`) is applied the way
+argparse applies it - every option must exist, a one-value option takes the next token (which may
+not look like another option), int, float and choice options get a value of that kind, and only
+the positionals the engine has may stand alone. For KTransformers the draw is also parsed by the
+server's argparse parser rebuilt from that manifest (`kt_parser`). For vLLM the real `vllm serve`
+parser runs once over every rendered command line of a sweep (`vllm_verdicts`): importing vLLM
+takes most of a minute, too slow for each draw.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
+import json
 import re
-from functools import cache
+import subprocess
 from pathlib import Path
 
-MANIFESTS = Path(__file__).resolve().parents[2] / "constructs" / "leviathan" / "engines"
-NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+from leviathan.engines import flag_manifest
+from leviathan.synth import ROOT
+
+from .test_engine_parsers import kt_parser
+
+NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+# Positional arguments the engine's parser has: `vllm serve <model>`; the KTransformers server none.
+POSITIONALS = {"ktransformers": 0, "vllm": 1}
+TYPES = {"int": int, "float": float}
 
 
-@cache
-def value_flags(default_args: tuple[str, ...]) -> dict[str, bool]:
-    """flag -> takes an int, for each `--flag value` pair of a default command line."""
-    flags = {}
-    for flag, value in zip(default_args, default_args[1:]):
-        if flag.startswith("--") and not value.startswith("--"):
-            flags[flag] = bool(re.fullmatch(r"\d+", value))
-    return flags
+def _looks_like_option(token: str) -> bool:
+    # argparse reads "-x" as an option, but "-5" as a negative number (the parsers have no such options)
+    return token.startswith("-") and not NUMBER.match(token)
 
 
-def template_flags(deployment_template: str) -> frozenset[str]:
-    """Every flag the chart's engine container can emit (literal `- --flag` items of the template)."""
-    return frozenset(re.findall(r'^\s*- "?(--[A-Za-z][\w-]*)"?$', deployment_template, re.M))
-
-
-def engine_flag_errors(chart_flags: frozenset[str], default_args: list[str], args: list[str],
-                       extra_args: list[str]) -> list[str]:
-    """Reasons the engine's parser would refuse `args`. `extra_args`, appended verbatim at the end,
-    are the user's own and are left to the engine.extraArgs check."""
-    own = args[:len(args) - len(extra_args)] if extra_args else args
-    known = value_flags(tuple(default_args))
-    errors = []
-    index = 0
-    while index < len(own):
-        token = own[index]
-        if token in known and index + 1 < len(own):
-            value = own[index + 1]
-            if value.startswith("-") and not NEGATIVE_NUMBER.match(value):
-                errors.append(f"{token}: expected one argument (got the option-like {value!r})")
-            elif known[token] and not re.fullmatch(r"[-+]?\d+", value.strip()):
-                errors.append(f"{token}: invalid int value {value!r}")
-            index += 2
-            continue
-        if token.startswith("-") and token not in chart_flags:
-            errors.append(f"unrecognized arguments: {token!r} (a value that starts with '-' reads as an option)")
+def manifest_errors(engine: str, argv: list[str]) -> list[str]:
+    manifest = flag_manifest.load(engine)
+    errors, positionals, index = [], 0, 0
+    while index < len(argv):
+        token = argv[index]
         index += 1
+        if not _looks_like_option(token):
+            positionals += 1
+            if positionals > POSITIONALS[engine]:
+                errors.append(f"unrecognized arguments: {token!r}")
+            continue
+        flag, has_inline, inline = token.partition("=")
+        spec = manifest.options.get(manifest.canonical(flag))
+        if spec is None:
+            errors.append(f"unrecognized arguments: {flag}")
+            continue
+        nargs = spec["nargs"]
+        if nargs == 0:
+            if has_inline:
+                errors.append(f"{flag}: ignored explicit argument {inline!r}")
+            continue
+        values = [inline] if has_inline else []
+        while not has_inline and index < len(argv) and not _looks_like_option(argv[index]):
+            values.append(argv[index])
+            index += 1
+            if nargs == 1:
+                break
+        if not values:
+            errors.append(f"{flag}: expected {'one argument' if nargs == 1 else 'at least one argument'}")
+        for value in values:
+            kind = TYPES.get(spec.get("type"))
+            if kind is not None:
+                try:
+                    kind(value)
+                except ValueError:
+                    errors.append(f"{flag}: invalid {spec['type']} value: {value!r}")
+            if spec.get("choices") and value not in spec["choices"]:
+                errors.append(f"{flag}: invalid choice: {value!r}")
     return errors
+
+
+def engine_flag_errors(engine: str, argv: list[str]) -> list[str]:
+    """Reasons the engine's parser would refuse `argv` (empty when it parses)."""
+    errors = manifest_errors(engine, argv)
+    if engine == "ktransformers" and not errors:
+        stderr = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(stderr):
+                kt_parser().parse_args(argv)
+        except (SystemExit, argparse.ArgumentError) as error:
+            errors.append(f"KTransformers' parser: {stderr.getvalue().strip() or error}")
+    return errors
+
+
+def vllm_verdicts(vllm_python: str, argvs: list[list[str]], work: Path) -> list[dict]:
+    """The real `vllm serve` parser over many command lines at once (one vLLM import)."""
+    (work / "argvs.json").write_text(json.dumps(argvs))
+    result = subprocess.run([vllm_python, str(ROOT / "scripts" / "engine_flags" / "vllm_parser.py"), "parse",
+                             str(work / "argvs.json")], capture_output=True, text=True,
+                            env={"PYTHONPATH": str(ROOT / "scripts" / "engine_flags"), "PATH": "/usr/bin:/bin",
+                                 "HOME": str(work)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)

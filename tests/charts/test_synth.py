@@ -59,6 +59,8 @@ def _in_helm_layout(path: Path) -> bool:
         return path.name in HELM_TOP_LEVEL
     if path.parts[0] == "templates":
         return path.suffix in (".yaml", ".tpl", ".txt")
+    if path.parts[0] == "files":  # files the templates read (.Files), e.g. the engine flag manifest
+        return path.suffix == ".json"
     return path.parts[0] == "profiles" and len(path.parts) == 2 and path.suffix == ".yaml"
 
 

@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 
 from . import api_server_rules
 from .conftest import CHART_NAMES, docs, engine_container
-from .engine_flags import engine_flag_errors, template_flags
+from .engine_flags import engine_flag_errors, vllm_verdicts
 from .kube_schema import validate_strict
 from .schema_strategies import Draw, draws, schema_paths
+from .test_engine_parsers import vllm_python  # noqa: F401 - the pinned vLLM environment (fixture)
 
 EXAMPLES = int(os.environ.get("LEVIATHAN_FUZZ_EXAMPLES", "110"))
 RANDOM = os.environ.get("LEVIATHAN_FUZZ_RANDOM") == "1"
@@ -46,10 +47,10 @@ class Sweep:
         self.helm, self.chart_dir, self.values = helm, chart_dir, tmp_path / "values.json"
         self.schema = json.loads((chart_dir / "values.schema.json").read_text())
         self.paths = schema_paths(self.schema)
-        default = docs(helm.template(chart_dir).stdout)
-        self.default_args = engine_container(default)["args"]
-        self.flags = template_flags((chart_dir / "templates" / "deployment.yaml").read_text())
+        self.engine = chart_dir.name
         self.stats = {"draws": 0, "rendered": 0, "refused": 0}
+        # rendered command lines, with the draw that made them, for the batch run of vLLM's parser
+        self.argvs: list[tuple[list[str], str]] = []
 
     def check(self, draw: Draw) -> None:
         self.stats["draws"] += 1
@@ -76,14 +77,14 @@ class Sweep:
                 raise AssertionError(f"{manifest['kind']} fails the Kubernetes schema: {error}\n{context}") from None
             problems = api_server_rules.errors(manifest)
             assert not problems, f"{manifest['kind']} would be refused: {problems}\n{context}"
-        container = engine_container(manifests)
-        extra = (draw.overrides.get("engine") or {}).get("extraArgs") or []
-        problems = engine_flag_errors(self.flags, self.default_args, container["args"], list(extra))
-        assert not problems, f"the engine would refuse its command line: {problems}\n{container['args']}\n{context}"
+        args = engine_container(manifests)["args"]
+        problems = engine_flag_errors(self.engine, args)
+        assert not problems, f"the engine would refuse its command line: {problems}\n{args}\n{context}"
+        self.argvs.append((args, context))
 
 
 @pytest.mark.parametrize("chart", CHART_NAMES)
-def test_accepted_values_render_valid_manifests(helm, charts_dir, tmp_path, chart):
+def test_accepted_values_render_valid_manifests(request, helm, charts_dir, tmp_path, chart):
     sweep = Sweep(helm, charts_dir / chart, tmp_path)
     started = time.perf_counter()
 
@@ -97,3 +98,7 @@ def test_accepted_values_render_valid_manifests(helm, charts_dir, tmp_path, char
     STATS[chart] = {**sweep.stats, "seconds": round(time.perf_counter() - started, 1)}
     print(f"\n{chart}: {STATS[chart]}")
     assert sweep.stats["rendered"] >= sweep.stats["draws"] // 5, f"too few draws render: {sweep.stats}"
+    if chart == "vllm":
+        verdicts = vllm_verdicts(request.getfixturevalue("vllm_python"), [argv for argv, _ in sweep.argvs], tmp_path)
+        for verdict, (_, context) in zip(verdicts, sweep.argvs):
+            assert verdict["accepted"], f"vLLM's own parser refuses: {verdict}\n{context}"
