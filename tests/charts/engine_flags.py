@@ -6,7 +6,7 @@ argparse applies it - every option must exist, a one-value option takes the next
 not look like another option), int, float and choice options get a value of that kind, and only
 the positionals the engine has may stand alone. For KTransformers the draw is also parsed by the
 server's argparse parser rebuilt from that manifest (`kt_parser`). For vLLM the real `vllm serve`
-parser runs once over every rendered command line of a sweep (`vllm_verdicts`): importing vLLM
+parser runs once over every rendered command line of a sweep (`parse_with_vllm`): importing vLLM
 takes most of a minute, too slow for each draw.
 """
 
@@ -15,15 +15,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import re
-import subprocess
-from pathlib import Path
 
 from leviathan.engines import flag_manifest
-from leviathan.synth import ROOT
 
-from .test_engine_parsers import kt_parser
+from .test_engine_parsers import kt_parser, parse_with_vllm  # noqa: F401 - re-exported for the sweep
 
 NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 # Positional arguments the engine's parser has: `vllm serve <model>`; the KTransformers server none.
@@ -88,14 +84,3 @@ def engine_flag_errors(engine: str, argv: list[str]) -> list[str]:
         except (SystemExit, argparse.ArgumentError) as error:
             errors.append(f"KTransformers' parser: {stderr.getvalue().strip() or error}")
     return errors
-
-
-def vllm_verdicts(vllm_python: str, argvs: list[list[str]], work: Path) -> list[dict]:
-    """The real `vllm serve` parser over many command lines at once (one vLLM import)."""
-    (work / "argvs.json").write_text(json.dumps(argvs))
-    result = subprocess.run([vllm_python, str(ROOT / "scripts" / "engine_flags" / "vllm_parser.py"), "parse",
-                             str(work / "argvs.json")], capture_output=True, text=True,
-                            env={"PYTHONPATH": str(ROOT / "scripts" / "engine_flags"), "PATH": "/usr/bin:/bin",
-                                 "HOME": str(work)})
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)

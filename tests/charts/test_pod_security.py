@@ -1,5 +1,5 @@
 """Defaults meet PodSecurity `restricted`; a hostPath store brings only the violations the chart README
-explains (a hostPath volume, and a root download Job for a root-owned host directory)."""
+explains (a hostPath volume, a root download Job for a root-owned host directory, SYS_NICE for numactl)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,11 @@ def test_a_host_path_store_brings_only_the_documented_exceptions(helm, charts_di
     manifests = docs(helm.template(charts_dir / "ktransformers", values=[profile]).stdout)
     engine = restricted_violations(pod_spec(find(manifests, "Deployment")))
     job = restricted_violations(pod_spec(find(manifests, "Job")))
-    assert engine == ["volume models: ['hostPath']"]
+    # the profile also runs numactl --interleave=all, which needs CAP_SYS_NICE (set_mempolicy)
+    assert engine == ["volume models: ['hostPath']", "engine: adds capabilities ['SYS_NICE']"]
     assert job == ["volume models: ['hostPath']", "pod runAsUser 0", "download: runAsNonRoot != true"]
     readme = (charts_dir / "ktransformers" / "README.md").read_text()
-    assert "PodSecurity" in readme and "hostPath" in readme
+    assert "PodSecurity" in readme and "hostPath" in readme and "numaInterleave" in readme
 
 
 def test_the_helm_test_pod_and_wait_for_model_run_as_non_root(helm, charts_dir):

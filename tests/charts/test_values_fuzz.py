@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 
 from . import api_server_rules
 from .conftest import CHART_NAMES, docs, engine_container
-from .engine_flags import engine_flag_errors, vllm_verdicts
+from .engine_flags import engine_flag_errors, parse_with_vllm
 from .kube_schema import validate_strict
 from .schema_strategies import Draw, draws, schema_paths
 from .test_engine_parsers import vllm_python  # noqa: F401 - the pinned vLLM environment (fixture)
@@ -99,6 +99,6 @@ def test_accepted_values_render_valid_manifests(request, helm, charts_dir, tmp_p
     print(f"\n{chart}: {STATS[chart]}")
     assert sweep.stats["rendered"] >= sweep.stats["draws"] // 5, f"too few draws render: {sweep.stats}"
     if chart == "vllm":
-        verdicts = vllm_verdicts(request.getfixturevalue("vllm_python"), [argv for argv, _ in sweep.argvs], tmp_path)
+        verdicts = parse_with_vllm(request.getfixturevalue("vllm_python"), [argv for argv, _ in sweep.argvs], tmp_path)
         for verdict, (_, context) in zip(verdicts, sweep.argvs):
             assert verdict["accepted"], f"vLLM's own parser refuses: {verdict}\n{context}"

@@ -47,6 +47,9 @@ Where `restricted` cannot hold, and why:
   permits the hostPath volume). Use a PVC to stay `restricted`.
 * **`download.runAsUser: 0`**, for a host directory owned by root, runs the download Job as root
   (still without capabilities). Prefer `chown 1000` on the host directory and keep the default.
+* **`engine.numaInterleave: true`** (KTransformers) adds the `SYS_NICE` capability to the engine:
+  `numactl --interleave=all` calls set_mempolicy(2), which the runtime's seccomp profile allows only
+  with it. `restricted` permits no capability but `NET_BIND_SERVICE`.
 """
 
 
