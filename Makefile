@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup engines synth test e2e e2e-bins images bench clean engine-flags
+.PHONY: setup engines synth test fuzz e2e e2e-bins images bench clean engine-flags
 
 ##@ Main jobs
 setup:            ## create .venv with pinned deps + official helm/kubectl binaries
@@ -21,6 +21,9 @@ engines: setup    ## the pinned vLLM (its own parser) in ~/.cache/leviathan/engi
 test: engines     ## fast tier: charts, schemas, goldens, engine parsers, images lint, harness unit tests
 	@scripts/setup-e2e-host --if-root   # containerd, catatonit, busybox-static: 3 tests need them
 	@python -m pytest tests
+
+fuzz: setup       ## long random property sweep of every chart's values (FUZZ_EXAMPLES=2000 per chart)
+	@LEVIATHAN_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} LEVIATHAN_FUZZ_RANDOM=1 python -m pytest -s tests/charts/test_values_fuzz.py
 
 e2e: setup        ## real cluster with mocked GPUs; install every chart and prove its health flows
 	@scripts/e2e

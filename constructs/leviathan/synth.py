@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -89,7 +90,35 @@ def build_charts(variants: list[Variant] | None = None) -> list[tuple[Variant, H
 
 
 def synth(root: Path = ROOT, log=print) -> list[Path]:
+    """Write charts/ and rendered/ under `root`, all or nothing.
+
+    Everything is written into a temp dir beside them first; only when every chart and bundle is done
+    are the old trees swapped out, so a failure halfway (a bad profile, a helm error) leaves the
+    committed output as it was.
+    """
     started = time.perf_counter()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=root))
+    try:
+        written = _write_all(staging, log)
+        for part in ("charts", "rendered"):
+            _swap(staging / part, root / part)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log(f">> synth: done in {time.perf_counter() - started:.2f} s")
+    return [root / path.relative_to(staging) for path in written]
+
+
+def _swap(fresh: Path, target: Path) -> None:
+    """Replace `target` by `fresh` with renames (same filesystem), so it is never half written."""
+    retired = fresh.with_name(fresh.name + ".old")
+    if target.exists():
+        target.rename(retired)
+    fresh.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _write_all(root: Path, log) -> list[Path]:
     charts_dir, rendered_dir = root / "charts", root / "rendered"
     written: list[Path] = []
     bundles: list[Bundle] = []
@@ -103,8 +132,6 @@ def synth(root: Path = ROOT, log=print) -> list[Path]:
         bundles.append(Bundle(variant.name, "default", variant.name, None))
         bundles += [Bundle(variant.name, p.stem, p.stem, dest / "profiles" / p.name) for p in profiles]
         log(f">> synth: charts/{variant.name} ({len(profiles)} profiles)")
-    for chart_name in {b.chart for b in bundles}:
-        shutil.rmtree(rendered_dir / chart_name, ignore_errors=True)
     # helm processes are independent: render the bundles concurrently, write them in a fixed order.
     with ThreadPoolExecutor(max_workers=4) as pool:
         texts = list(pool.map(lambda bundle: render_bundle(bundle, charts_dir), bundles))
@@ -114,5 +141,4 @@ def synth(root: Path = ROOT, log=print) -> list[Path]:
         out.write_text(text)
         written.append(out)
         log(f">> synth: rendered/{bundle.chart}/{bundle.profile}.yaml")
-    log(f">> synth: done in {time.perf_counter() - started:.2f} s")
     return written

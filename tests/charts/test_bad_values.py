@@ -27,6 +27,32 @@ SCHEMA_CASES = [
     ("vllm", {"engine.gpuMemoryUtilization": 1.5}, "gpuMemoryUtilization"),
     ("vllm", {"gpus.visibleDevices": ["not-a-uuid"]}, "visibleDevices"),
     ("ktransformers", {"storage.mountPath": "models"}, "storage/mountPath"),
+    # a `#` would comment the GPU request out, a newline would add another resource
+    ("ktransformers", {"gpus.resourceName": "#gpu"}, "gpus/resourceName"),
+    ("vllm", {"gpus.resourceName": "nvidia.com/gpu\nmemory"}, "gpus/resourceName"),
+    ("ktransformers", {"gpus.layerSplit": [61, 0]}, "gpus/layerSplit/1"),
+    # beyond int64: must be rejected, not wrapped around by `| int64`
+    ("ktransformers", {"model.sizeGiB": 1e20}, "model/sizeGiB"),
+    ("vllm", {"resources.memory.limitGiB": 2**63}, "limitGiB"),
+    # Kubernetes int32 fields
+    ("vllm", {"engine.maxModelLen": 2**31}, "engine/maxModelLen"),
+    ("ktransformers", {"probes.readiness.failureThreshold": 2**31}, "failureThreshold"),
+    ("ktransformers", {"download.backoffLimit": 2**31}, "download/backoffLimit"),
+    # object names
+    ("vllm", {"nodeName": "Talos Node"}, "nodeName"),
+    ("vllm", {"imagePullSecrets": [{"name": "reg cred"}]}, "imagePullSecrets/0/name"),
+    ("vllm", {"storage.pvc.existingClaim": "-claim"}, "existingClaim"),
+    ("vllm", {"nodeSelector": {"gpu type": "h100"}}, "nodeSelector"),
+    ("vllm", {"image.repository": "Vllm/Vllm"}, "image/repository"),
+    # Kubernetes objects rendered as given are held to Kubernetes' own schema
+    ("vllm", {"tolerations": [{"foo": 1}]}, "tolerations/0"),
+    ("ktransformers", {"affinity": {"nodeAffinity": {"bogus": 1}}}, "affinity/nodeAffinity"),
+    ("vllm", {"extraEnv": [{"name": "MY VAR", "value": "x"}]}, "extraEnv/0/name"),
+    # values the engine's argparse would read as another option
+    ("ktransformers", {"model.servedName": "--x"}, "model/servedName"),
+    ("vllm", {"model.id": "-x"}, "model/id"),
+    ("vllm", {"engine.quantization": "--fp8"}, "engine/quantization"),
+    ("ktransformers", {"engine.optimizeConfigPath": "-rules.yaml"}, "engine/optimizeConfigPath"),
 ]
 
 CROSS_FIELD_CASES = [
@@ -49,6 +75,26 @@ CROSS_FIELD_CASES = [
     ("ktransformers", {"resources.cpu.limit": 16}, "engine.cpuInfer=32 threads exceeds resources.cpu.limit=16"),
     ("vllm", {"resources.memory.requestGiB": 100}, "resources.memory: requestGiB (100) is above limitGiB (64)"),
     ("vllm", {"probes.startup.ceilingSeconds": 60}, "probes.startup: ceilingSeconds (60) is below floorSeconds"),
+    # a hostPath store on a multi-node cluster: the download Job could fill another node's disk
+    ("ktransformers", {"storage.hostPath.path": "/var/mnt/data/models", "storage.pvc.create": False},
+     "storage.hostPath.path is a directory on one node, but nothing pins the pods to that node"),
+    ("ktransformers", {"storage.hostPath.path": "/m", "storage.pvc.create": False,
+                       "nodeSelector": {"nvidia.com/gpu.present": "true"}}, "Set nodeName to the node's name"),
+    ("vllm", {"storage.hostPath.path": "/data/../etc", "storage.pvc.create": False, "nodeName": "n1"},
+     "storage.hostPath.path must not contain a .. element"),
+    ("vllm", {"engine.gpuMemoryUtilization": "1.5"}, "engine.gpuMemoryUtilization=1.5 is out of range"),
+    # extraArgs arity and value types, as argparse checks them (found by test_values_fuzz: [""])
+    ("ktransformers", {"engine.extraArgs": [""]}, 'engine.extraArgs[0]: "" is not a flag'),
+    ("ktransformers", {"engine.extraArgs": ["--page_size"]}, 'the last flag, "--page_size", needs a value'),
+    ("vllm", {"engine.extraArgs": ["--max-num-seqs", "x"]}, '"--max-num-seqs" takes an integer, not "x"'),
+]
+
+TOKEN = "hf_QmVyeVNlY3JldFRva2VuVGhhdE11c3ROZXZlckxlYWs"
+SECRET_CASES = [
+    ("ktransformers", "download.hfTokenSecret.name", TOKEN),
+    ("vllm", "model.hfTokenSecret.name", TOKEN),
+    ("vllm", "model.hfTokenSecret.name", TOKEN.lower() + "x" * 250),
+    ("vllm", "model.hfTokenSecret.key", TOKEN + " "),
 ]
 
 
@@ -89,3 +135,23 @@ def test_unknown_top_level_key_is_rejected_but_global_is_allowed(helm, charts_di
     assert bad.returncode != 0 and "replicas" in bad.stderr
     ok = helm.run("template", "x", str(charts_dir / chart), "--set", "global.foo=bar")
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize(("chart", "path", "token"), SECRET_CASES, ids=lambda x: str(x)[:30])
+@pytest.mark.parametrize("binary", ["helm", "helm3"])
+def test_a_token_pasted_as_a_secret_reference_fails_without_being_printed(request, charts_dir, binary, chart,
+                                                                          path, token):
+    helm = request.getfixturevalue(binary)
+    result = helm.run("template", "t", str(charts_dir / chart), "--set-string", f"{path}={token}")
+    assert result.returncode != 0, "a token was accepted as a Secret reference"
+    assert f"{path} must be" in result.stderr, result.stderr
+    assert token not in result.stderr + result.stdout and token[:12] not in result.stderr
+
+
+@pytest.mark.parametrize("chart", CHART_NAMES)
+def test_a_real_secret_reference_is_accepted(helm, charts_dir, chart):
+    path = "download.hfTokenSecret" if chart == "ktransformers" else "model.hfTokenSecret"
+    result = helm.run("template", "t", str(charts_dir / chart), "--set", f"{path}.name=hf-token.v2",
+                      "--set", f"{path}.key=HF_TOKEN.v2")
+    assert result.returncode == 0, result.stderr
+    assert 'name: "hf-token.v2"' in result.stdout and 'key: "HF_TOKEN.v2"' in result.stdout

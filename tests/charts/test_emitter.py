@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from leviathan.helm.emitter import EmitError, Emitter
 from leviathan.helm.holes import Block, Each, Expr, HoleRegistry, If, Kind, Splice
@@ -61,3 +62,45 @@ def test_unsupported_values_fail_synth(bad):
 def test_a_list_cannot_be_rendered_as_a_scalar():
     with pytest.raises(EmitError):
         emit({"a": Expr(".Values.list", Kind.LIST)})
+
+
+# -- plain text reads back exactly ---------------------------------------------------------------
+
+TRICKY_SCALARS = ["a...", "...", "x...y", "on", "yes", "a: b", "x # y", "#x", "- x", "1.10", "0x1F", "",
+                  " lead", "trail ", "é ✓", "null", "~", "'q'", '"q"', "[a]", "{a: 1}", "*ref", "&a", "!t"]
+
+
+@pytest.mark.parametrize("value", TRICKY_SCALARS)
+def test_strings_keys_and_list_items_read_back_exactly(value):
+    text = emit({"value": value, value or "empty": "key", "items": [value]})
+    assert yaml.safe_load(text) == {"value": value, value or "empty": "key", "items": [value]}
+
+
+LITERALS = ["a\n", "a", "a\n\n", "a\n\n\n", "  indented first\nthen not\n", "\n  x\n", "x\n  y",
+            "a\n\nb\n", "  \n  x\n", " a", "\n\na", "tab\tinside\n"]
+
+
+@pytest.mark.parametrize("text", LITERALS, ids=repr)
+def test_literal_blocks_read_back_exactly(text):
+    tree = {"data": {"script": text, "after": 1}, "list": [text, "after"]}
+    assert yaml.safe_load(emit(tree)) == tree
+
+
+# -- conditional-only lists and maps, through the real Helm ----------------------------------------
+
+def helm_render(helm, tmp_path, template: str, values: dict) -> dict:
+    chart = tmp_path / "c"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text(yaml.safe_dump(values))
+    (chart / "templates" / "t.yaml").write_text(template + "\n")
+    return yaml.safe_load(helm.template(chart).stdout)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_a_list_or_map_of_only_conditional_parts_is_left_out_when_empty(helm, tmp_path, on):
+    cond = Expr(".Values.on", Kind.BOOL).truthy()
+    text = emit({"name": "x", "items": [If(cond, [{"name": "a"}])], "map": {"_a": If(cond, {"k": "v"})},
+                 "ranged": [Each(Expr(".Values.more", Kind.LIST))]})
+    doc = helm_render(helm, tmp_path, text, {"on": on, "more": []})
+    assert doc == ({"name": "x", "items": [{"name": "a"}], "map": {"k": "v"}} if on else {"name": "x"})

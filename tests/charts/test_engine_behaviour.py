@@ -127,3 +127,18 @@ def test_only_numa_interleave_keeps_sys_nice(helm, charts_dir):
     for chart in ("vllm",):
         other = engine_container(docs(helm.template(charts_dir / chart).stdout))
         assert other["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_download_job_runs_where_the_engine_runs(helm, charts_dir):
+    """hostPath storage is node-local: the Job must get the engine's node placement, all of it."""
+    placement = ["nodeName=node-a", "nodeSelector.gpu=h100", "tolerations[0].key=gpu",
+                 "tolerations[0].operator=Exists", "affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution"
+                 "[0].weight=1", "affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]"
+                 ".preference.matchExpressions[0].key=zone", "affinity.nodeAffinity.preferredDuringScheduling"
+                 "IgnoredDuringExecution[0].preference.matchExpressions[0].operator=Exists"]
+    manifests = docs(helm.template(charts_dir / "ktransformers", sets=[
+        "storage.hostPath.path=/var/mnt/data/models", "storage.pvc.create=false", *placement]).stdout)
+    engine = find(manifests, "Deployment")["spec"]["template"]["spec"]
+    job = find(manifests, "Job")["spec"]["template"]["spec"]
+    for key in ("nodeName", "nodeSelector", "tolerations", "affinity"):
+        assert key in engine and job.get(key) == engine[key], key

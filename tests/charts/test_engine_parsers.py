@@ -55,7 +55,11 @@ def vllm_verdicts(vllm_python, helm, charts_dir, tmp_path_factory) -> list[dict]
                                                      "engine.trustRemoteCode=true", "engine.quantization=awq"])
     argvs.append(engine_container(docs(extra.stdout))["args"])
     argvs.append(SEED_FLAG)
-    work = tmp_path_factory.mktemp("vllm-parse")
+    return parse_with_vllm(vllm_python, argvs, tmp_path_factory.mktemp("vllm-parse"))
+
+
+def parse_with_vllm(vllm_python: str, argvs: list[list[str]], work) -> list[dict]:
+    """vLLM's real `vllm serve` parser over many command lines at once (one vLLM import)."""
     (work / "argvs.json").write_text(json.dumps(argvs))
     result = subprocess.run([vllm_python, str(ROOT / "scripts" / "engine_flags" / "vllm_parser.py"), "parse",
                              str(work / "argvs.json")], capture_output=True, text=True,

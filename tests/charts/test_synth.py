@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import difflib
-import filecmp
+import shutil
 from pathlib import Path
 
+import pytest
+
+from leviathan import synth as synth_module
 from leviathan.synth import ROOT, synth
+
+HELM_TOP_LEVEL = {"Chart.yaml", "values.yaml", "values.schema.json", "README.md", ".helmignore"}
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -43,4 +48,39 @@ def test_chart_directories_have_the_helm_layout(charts_dir):
                          "templates/_helpers.tpl", "templates/NOTES.txt", "templates/deployment.yaml",
                          "templates/service.yaml", "templates/tests/test-openai-api.yaml"):
             assert (chart / required).is_file(), f"{chart.name}: missing {required}"
-    assert not filecmp.dircmp(charts_dir, charts_dir).diff_files
+        # Nothing else: a stray file would be packaged by `helm package` and shipped to users.
+        stray = [str(path.relative_to(chart)) for path in chart.rglob("*")
+                 if path.is_file() and not _in_helm_layout(path.relative_to(chart))]
+        assert not stray, f"{chart.name}: files outside the Helm chart layout: {stray}"
+
+
+def _in_helm_layout(path: Path) -> bool:
+    if len(path.parts) == 1:
+        return path.name in HELM_TOP_LEVEL
+    if path.parts[0] == "templates":
+        return path.suffix in (".yaml", ".tpl", ".txt")
+    if path.parts[0] == "files":  # files the templates read (.Files), e.g. the engine flag manifest
+        return path.suffix == ".json"
+    return path.parts[0] == "profiles" and len(path.parts) == 2 and path.suffix == ".yaml"
+
+
+def test_a_failing_synth_leaves_the_previous_output_untouched(synth_root, tmp_path, monkeypatch):
+    """A failure halfway (here: helm failing on a later bundle) must not leave charts/ or rendered/
+    half deleted or half written."""
+    for part in ("charts", "rendered"):
+        shutil.copytree(synth_root / part, tmp_path / part)
+    before = {part: tree(tmp_path / part) for part in ("charts", "rendered")}
+    real_render, calls = synth_module.render_bundle, []
+
+    def fail_on_the_second_bundle(bundle, charts_dir):
+        calls.append(bundle)
+        if len(calls) == 2:
+            raise SystemExit("helm template failed")
+        return real_render(bundle, charts_dir)
+
+    monkeypatch.setattr(synth_module, "render_bundle", fail_on_the_second_bundle)
+    with pytest.raises(SystemExit):
+        synth(tmp_path, log=lambda *_: None)
+    assert len(calls) >= 2
+    assert {part: tree(tmp_path / part) for part in ("charts", "rendered")} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "rendered"], "staging left behind"

@@ -28,14 +28,15 @@ class Move:
 
 BUDGET_ACTIVE = {"probes.startup.floorSeconds": 1}
 MULTI_GPU = {"gpus.count": 2, "engine.backendType": "ktransformers"}
-HOST_PATH = {"storage.hostPath.path": "/data", "storage.pvc.create": False}
+# A hostPath store must be pinned to one node (rule storage.hostPath.node).
+HOST_PATH = {"storage.hostPath.path": "/data", "storage.pvc.create": False, "nodeName": "node-a"}
 
 SHARED: dict[str, Move] = {
     "service.nodePort": Move(30123, {"service.type": "NodePort"}),
     "storage.hostPath.path": Move("/data/b", {**HOST_PATH, "storage.hostPath.path": "/data/a"}),
     "storage.hostPath.type": Move("DirectoryOrCreate", HOST_PATH),
     "storage.pvc.existingClaim": Move("claim-b", {"storage.pvc.create": False, "storage.pvc.existingClaim": "claim-a"}),
-    "storage.pvc.create": Move(False, extra={"storage.hostPath.path": "/data"}),
+    "storage.pvc.create": Move(False, extra={"storage.hostPath.path": "/data", "nodeName": "node-a"}),
     "storage.readMiBps": Move(7, BUDGET_ACTIVE),
     "probes.startup.floorSeconds": Move(100000, {"probes.startup.ceilingSeconds": 200000}),
     "probes.startup.ceilingSeconds": Move(61, {"probes.startup.floorSeconds": 60}),

@@ -12,6 +12,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -19,11 +20,13 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from leviathan.versions import image
 
 REPO = Path(__file__).resolve().parents[2]
 MOCK_DIR = REPO / "images" / "mock-engine"
+VERSIONS = REPO / "images" / "versions.yaml"
 ENGINE_NAMES = ("ktransformers", "vllm", "llama-server", "python3", "python")
 
 
@@ -56,8 +59,12 @@ def test_go_module_needs_nothing_but_the_stdlib():
 
 def test_manifest_and_config(archive, unpacked):
     manifest, config, layer_bytes, _, _ = unpacked
-    ref = image("mock-engine").ref
-    assert ref == "leviathan/mock-engine:0.1.0" or not ref.endswith(":latest")
+    # The pin, read straight from images/versions.yaml (not through the code under test): the archive
+    # is tagged with exactly that immutable version, never `latest`.
+    pin = yaml.safe_load(VERSIONS.read_text())["images"]["mock-engine"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(pin["tag"])), pin["tag"]
+    ref = f"{pin['repository']}:{pin['tag']}"
+    assert image("mock-engine").ref == ref
     assert manifest[0]["RepoTags"] == [ref] and archive.ref == ref
     assert len(manifest[0]["Layers"]) == 1
     assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer_bytes).hexdigest()]

@@ -7,14 +7,24 @@ Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names)
 
 {{/*
 Fully qualified app name: "<release>-<chart>", or the release name when it already contains the
-chart name. Truncated to 63 characters because some Kubernetes name fields are limited to that.
+chart name. At most 63 characters, and never ending in "-" or "." (release names may hold dots).
 */}}
 {{- define "vllm.fullname" -}}
-{{- if contains .Chart.Name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- $name := printf "%s-%s" .Release.Name .Chart.Name -}}
+{{- if contains .Chart.Name .Release.Name }}{{- $name = .Release.Name -}}{{- end }}
+{{- regexReplaceAll "[-.]+$" ($name | trunc 63) "" -}}
 {{- end }}
+
+{{/*
+"<fullname><suffix>" in at most 63 characters: the fullname is cut, never the suffix, so names
+stay distinct (a Job's name becomes a label value, so it may not be longer than 63 either).
+Usage: {{ include "vllm.suffixedName" (list . "-models") }}
+*/}}
+{{- define "vllm.suffixedName" -}}
+{{- $suffix := index . 1 -}}
+{{- $base := include "vllm.fullname" (index . 0) | trunc (int (sub 63 (len $suffix))) -}}
+{{- $base = regexReplaceAll "[-.]+$" $base "" -}}
+{{- printf "%s%s" $base $suffix -}}
 {{- end }}
 
 {{/*
@@ -40,7 +50,7 @@ Selector labels: stable for the life of a release.
 */}}
 {{- define "vllm.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "vllm.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/*
@@ -79,10 +89,14 @@ startupProbe failureThreshold covering the startup budget.
 {{- end }}
 
 {{/*
-Name of the engine's Service.
+Name of the engine's Service: a DNS-1035 label (letters, digits, "-"; starts with a letter; at most
+63), which Kubernetes requires of Service names. Dots of the release name become "-", and a
+release name that starts with a digit gets an "s" in front.
 */}}
 {{- define "vllm.serviceName" -}}
-{{- printf "%s-api" (include "vllm.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- $name := include "vllm.suffixedName" (list . "-api") | replace "." "-" -}}
+{{- if not (regexMatch "^[a-z]" $name) }}{{- $name = printf "s%s" $name | trunc 63 | trimSuffix "-" -}}{{- end }}
+{{- $name -}}
 {{- end }}
 
 {{/*
@@ -94,20 +108,37 @@ Prefix of the environment variables Kubernetes injects for the engine's Service
 {{- end }}
 
 {{/*
+A Kubernetes quantity in its base unit (bytes, or devices), as a float: every form the API server
+writes - binary suffixes Ki..Ei, decimal suffixes n, u, m, k..E, and exponents ("1e9", "5E-3"). A
+quantity read as 0 would make a 1Ei quota look full and reject a pod that fits.
+Usage: {{ include "vllm.quantity" "1.5Ti" | float64 }}
+*/}}
+{{- define "vllm.quantity" -}}
+{{- $q := toString . | trim -}}
+{{- $pattern := "^([+-]?[0-9]*\\.?[0-9]*)(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|n|u|m|k|M|G|T|P|E)?$" -}}
+{{- if not (regexMatch $pattern $q) }}
+{{- fail (printf "cannot read the Kubernetes quantity %q of a namespace ResourceQuota" $q) }}
+{{- end }}
+{{- $number := float64 (regexReplaceAll $pattern $q "${1}") -}}
+{{- $suffix := regexReplaceAll $pattern $q "${2}" -}}
+{{- $factors := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "n" 0.000000001 "u" 0.000001 "m" 0.001 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "P" 1000000000000000.0 "E" 1000000000000000000.0 -}}
+{{- if hasKey $factors $suffix }}
+{{- $number = mulf $number (index $factors $suffix) -}}
+{{- else }}
+{{- $exponent := int64 (substr 1 -1 $suffix | trimPrefix "+") -}}
+{{- range until (int (ternary $exponent (sub 0 $exponent) (ge $exponent 0))) -}}
+{{- $number = ternary (mulf $number 10.0) (divf $number 10.0) (ge $exponent 0) -}}
+{{- end -}}
+{{- end }}
+{{- $number -}}
+{{- end }}
+
+{{/*
 A Kubernetes quantity ("500Gi", "1.5Ti", "600G", "1073741824") in MiB, rounded down.
 Usage: {{ include "vllm.quantityMiB" "500Gi" }}
 */}}
 {{- define "vllm.quantityMiB" -}}
-{{- $q := toString . -}}
-{{- $units := list (list "Ki" 0.0009765625) (list "Mi" 1.0) (list "Gi" 1024.0) (list "Ti" 1048576.0) (list "Pi" 1073741824.0) (list "k" 0.00095367431640625) (list "M" 0.95367431640625) (list "G" 953.67431640625) (list "T" 953674.31640625) (list "P" 953674316.40625) -}}
-{{- $mib := -1.0 -}}
-{{- range $units -}}
-{{- if and (lt $mib 0.0) (hasSuffix (index . 0) $q) -}}
-{{- $mib = mulf (float64 (trimSuffix (index . 0) $q)) (index . 1) -}}
-{{- end -}}
-{{- end -}}
-{{- if lt $mib 0.0 }}{{- $mib = divf (float64 $q) 1048576.0 -}}{{- end -}}
-{{- int64 (floor $mib) -}}
+{{- int64 (floor (divf (include "vllm.quantity" . | float64) 1048576.0)) -}}
 {{- end }}
 
 {{/*
@@ -136,7 +167,9 @@ Empty when it fits, under `helm template`, and on upgrades.
 {{- end -}}
 {{- end -}}
 {{- if and (hasKey $hard $gpuKey) (gt (int64 $.Values.gpus.count) 0) -}}
-{{- $freeGpus := sub (index $hard $gpuKey | int64) (index $used $gpuKey | default 0 | int64) -}}
+{{- $hardGpus := include "vllm.quantity" (index $hard $gpuKey) | float64 | floor | int64 -}}
+{{- $usedGpus := include "vllm.quantity" (index $used $gpuKey | default "0") | float64 | floor | int64 -}}
+{{- $freeGpus := sub $hardGpus $usedGpus -}}
 {{- if gt (int64 $.Values.gpus.count) $freeGpus -}}
 {{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d of %s, but gpus.count is %d." $quota.metadata.name $freeGpus $gpuKey (int64 $.Values.gpus.count)) -}}
 {{- end -}}
@@ -156,9 +189,16 @@ the pinned engine's own parser (scripts/engine-flags). Prints one sentence per r
 {{- $spelling := $manifest.spelling | default dict -}}
 {{- $problems := list -}}
 {{- range $field := list "extraArgs" "extraArgsUnchecked" -}}
+{{- /* argparse arity: the value a one-value flag still waits for ($pending), so a stray value, a
+missing value and a non-integer int are refused here and not by the engine at start-up */ -}}
+{{- $pending := dict -}}
 {{- range $i, $raw := (index $.Values.engine $field | default list) -}}
 {{- $arg := toString $raw -}}
 {{- if and (hasPrefix "-" $arg) (not (regexMatch "^-[0-9.]" $arg)) -}}
+{{- if $pending.name -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s needs a value before the next flag." $field (sub $i 1) (quote $pending.name)) -}}
+{{- end -}}
+{{- $pending = dict -}}
 {{- $name := regexReplaceAll "=.*$" $arg "" -}}
 {{- $canonical := $name -}}
 {{- if hasPrefix "--" $name -}}
@@ -169,6 +209,9 @@ the pinned engine's own parser (scripts/engine-flags). Prints one sentence per r
 {{- if and $parts._1 (not $spelling.dotted_sub_keys) }}{{ $canonical = printf "%s.%s" $canonical $parts._1 }}{{ end -}}
 {{- end -}}
 {{- $spec := get $options $canonical -}}
+{{- if and $spec (eq (toString $spec.nargs) "1") (not (contains "=" $arg)) -}}
+{{- $pending = dict "name" $name "type" (toString $spec.type) -}}
+{{- end -}}
 {{- if and (not $spec) (eq $field "extraArgs") -}}
 {{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag of %s %s (its argument parser has no such option; the chart lists them in files/engine-flags.json). Remove it, or move it to engine.extraArgsUnchecked if your image really accepts it." $i (quote $name) $manifest.engine $manifest.version) -}}
 {{- else if and $spec (hasKey $manifest.owned $spec.dest) -}}
@@ -179,7 +222,19 @@ the pinned engine's own parser (scripts/engine-flags). Prints one sentence per r
 {{- $problems = append $problems (printf "engine.%s[%d]: %s is fixed by the chart and cannot be overridden: the probes and the Service depend on it." $field $i (quote $name)) -}}
 {{- end -}}
 {{- end -}}
+{{- else if $pending.name -}}
+{{- if and (eq $pending.type "int") (not (regexMatch "^[-+]?[0-9]+$" (trim $arg))) -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s takes an integer, not %s." $field $i (quote $pending.name) (quote $arg)) -}}
+{{- else if and (eq $pending.type "float") (not (regexMatch "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" (trim $arg))) -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s takes a number, not %s." $field $i (quote $pending.name) (quote $arg)) -}}
 {{- end -}}
+{{- $pending = dict -}}
+{{- else if eq $field "extraArgs" -}}
+{{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag, and no flag before it takes a value: the engine would refuse it as an unrecognized argument." $i (quote $arg)) -}}
+{{- end -}}
+{{- end -}}
+{{- if $pending.name -}}
+{{- $problems = append $problems (printf "engine.%s: the last flag, %s, needs a value." $field (quote $pending.name)) -}}
 {{- end -}}
 {{- end -}}
 {{- join "\n" $problems -}}
@@ -191,9 +246,12 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "vllm.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.pvcSize, engine.extraArgs, probes.startup.bounds, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
+{{- /* rules: namespace.quota, engine.gpuMemoryUtilization.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, engine.extraArgs, model.hfTokenSecret.name, model.hfTokenSecret.key, probes.startup.bounds, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
 {{- if include "vllm.quotaShortfall" . }}
 {{- $messages = append $messages (include "vllm.quotaShortfall" .) }}
+{{- end }}
+{{- if and (kindIs "string" .Values.engine.gpuMemoryUtilization) (or (gt (float64 .Values.engine.gpuMemoryUtilization) 1.0) (le (float64 .Values.engine.gpuMemoryUtilization) 0.0)) }}
+{{- $messages = append $messages (printf "engine.gpuMemoryUtilization=%s is out of range: it must be <= 1 and > 0." .Values.engine.gpuMemoryUtilization) }}
 {{- end }}
 {{- if and (.Values.storage.hostPath.path) (or (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create)) }}
 {{- $messages = append $messages ("storage: both storage.hostPath.path and a PVC are set. Choose one: a node-local directory (--set storage.pvc.create=false,storage.pvc.existingClaim=) or a PVC (--set storage.hostPath.path=).") }}
@@ -204,11 +262,23 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 {{- if and (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create) }}
 {{- $messages = append $messages ("storage.pvc: existingClaim and create=true are both set. Use the existing claim or create one, not both.") }}
 {{- end }}
+{{- if regexMatch "(^|/)\\.\\.(/|$)" .Values.storage.hostPath.path }}
+{{- $messages = append $messages ("storage.hostPath.path must not contain a .. element (Kubernetes refuses it). Give the directory's real absolute path.") }}
+{{- end }}
+{{- if and (.Values.storage.hostPath.path) (not (or (.Values.nodeName) (hasKey .Values.nodeSelector "kubernetes.io/hostname"))) }}
+{{- $messages = append $messages ("storage.hostPath.path is a directory on one node, but nothing pins the pods to that node: the download Job and the engine could run on different nodes. Set nodeName to the node's name (kubectl get nodes), or a nodeSelector on kubernetes.io/hostname.") }}
+{{- end }}
 {{- if and (.Values.storage.pvc.create) (lt (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64)) }}
 {{- $messages = append $messages (printf "storage.pvc.sizeGiB: %d GiB cannot hold the %d GiB of weights. Raise it, e.g. --set storage.pvc.sizeGiB=%d" (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64) (add (.Values.model.sizeGiB | int64) (div (.Values.model.sizeGiB | int64) 10) 10)) }}
 {{- end }}
 {{- if include "vllm.extraArgsProblems" . }}
 {{- $messages = append $messages (include "vllm.extraArgsProblems" .) }}
+{{- end }}
+{{- if and (.Values.model.hfTokenSecret.name) (not (and (le (len .Values.model.hfTokenSecret.name) 253) (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .Values.model.hfTokenSecret.name))) }}
+{{- $messages = append $messages ("model.hfTokenSecret.name must be the name of a Secret (lowercase letters, digits, - and .), not the token itself. Put the token in a Secret, e.g. kubectl create secret generic hf-token --from-literal=HF_TOKEN=<token>, and set model.hfTokenSecret.name=hf-token. (The value is not shown here.)") }}
+{{- end }}
+{{- if not (and (le (len .Values.model.hfTokenSecret.key) 253) (regexMatch "^[-._a-zA-Z0-9]+$" .Values.model.hfTokenSecret.key)) }}
+{{- $messages = append $messages ("model.hfTokenSecret.key must be a key inside the Secret (letters, digits, -, _ and .), e.g. HF_TOKEN. (The value is not shown here.)") }}
 {{- end }}
 {{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
 {{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}

@@ -99,3 +99,18 @@ def each(expr: Expr) -> Each:
     if expr.kind is not Kind.LIST:
         raise TypeError(f"{expr.go} is not a list")
     return Each(expr)
+
+
+def float_fields(model: type[BaseModel], prefix: str = ".Values") -> list[tuple[str, dict[str, float]]]:
+    """(Go path, JSON-Schema bounds) of every float field, depth first."""
+    found = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}.{info.alias or name}"
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found += float_fields(annotation, path)
+        elif kind_of(annotation) is Kind.FLOAT:
+            schema = model.model_json_schema(by_alias=True)["properties"][info.alias or name]
+            found.append((path, {key: schema[key] for key in
+                                 ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") if key in schema}))
+    return found

@@ -133,9 +133,16 @@ the pinned engine's own parser (scripts/engine-flags). Prints one sentence per r
 {{- $spelling := $manifest.spelling | default dict -}}
 {{- $problems := list -}}
 {{- range $field := list "extraArgs" "extraArgsUnchecked" -}}
+{{- /* argparse arity: the value a one-value flag still waits for ($pending), so a stray value, a
+missing value and a non-integer int are refused here and not by the engine at start-up */ -}}
+{{- $pending := dict -}}
 {{- range $i, $raw := (index $.Values.engine $field | default list) -}}
 {{- $arg := toString $raw -}}
 {{- if and (hasPrefix "-" $arg) (not (regexMatch "^-[0-9.]" $arg)) -}}
+{{- if $pending.name -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s needs a value before the next flag." $field (sub $i 1) (quote $pending.name)) -}}
+{{- end -}}
+{{- $pending = dict -}}
 {{- $name := regexReplaceAll "=.*$" $arg "" -}}
 {{- $canonical := $name -}}
 {{- if hasPrefix "--" $name -}}
@@ -146,6 +153,9 @@ the pinned engine's own parser (scripts/engine-flags). Prints one sentence per r
 {{- if and $parts._1 (not $spelling.dotted_sub_keys) }}{{ $canonical = printf "%s.%s" $canonical $parts._1 }}{{ end -}}
 {{- end -}}
 {{- $spec := get $options $canonical -}}
+{{- if and $spec (eq (toString $spec.nargs) "1") (not (contains "=" $arg)) -}}
+{{- $pending = dict "name" $name "type" (toString $spec.type) -}}
+{{- end -}}
 {{- if and (not $spec) (eq $field "extraArgs") -}}
 {{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag of %s %s (its argument parser has no such option; the chart lists them in files/engine-flags.json). Remove it, or move it to engine.extraArgsUnchecked if your image really accepts it." $i (quote $name) $manifest.engine $manifest.version) -}}
 {{- else if and $spec (hasKey $manifest.owned $spec.dest) -}}
@@ -156,7 +166,19 @@ the pinned engine's own parser (scripts/engine-flags). Prints one sentence per r
 {{- $problems = append $problems (printf "engine.%s[%d]: %s is fixed by the chart and cannot be overridden: the probes and the Service depend on it." $field $i (quote $name)) -}}
 {{- end -}}
 {{- end -}}
+{{- else if $pending.name -}}
+{{- if and (eq $pending.type "int") (not (regexMatch "^[-+]?[0-9]+$" (trim $arg))) -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s takes an integer, not %s." $field $i (quote $pending.name) (quote $arg)) -}}
+{{- else if and (eq $pending.type "float") (not (regexMatch "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" (trim $arg))) -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s takes a number, not %s." $field $i (quote $pending.name) (quote $arg)) -}}
 {{- end -}}
+{{- $pending = dict -}}
+{{- else if eq $field "extraArgs" -}}
+{{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag, and no flag before it takes a value: the engine would refuse it as an unrecognized argument." $i (quote $arg)) -}}
+{{- end -}}
+{{- end -}}
+{{- if $pending.name -}}
+{{- $problems = append $problems (printf "engine.%s: the last flag, %s, needs a value." $field (quote $pending.name)) -}}
 {{- end -}}
 {{- end -}}
 {{- join "\n" $problems -}}

@@ -15,9 +15,9 @@ import cdk8s
 import cdk8s_plus_30 as kplus
 from constructs import Construct
 
-from ..config.base import ValuesModel, ValuesRef
+from ..config.base import ValuesModel, ValuesRef, float_fields
 from .emitter import Emitter, EmitError
-from .helpers import Rule, include, quota_helpers
+from .helpers import Rule, float_range_rule, include, quota_helpers
 from .holes import Cond, Expr, HoleRegistry, Kind, Splice, Tpl
 
 
@@ -57,6 +57,7 @@ class HelmChart(cdk8s.Chart):
         self.chart_files: dict[str, str] = {}
         quota = f'include "{info.name}.quotaShortfall" .'
         self.rule("namespace.quota", Cond(quota), quota)
+        self.rules += [float_range_rule(go, bounds) for go, bounds in float_fields(type(values)) if bounds]
 
     # -- naming ----------------------------------------------------------------------------------
     def include(self, helper: str, kind: Kind = Kind.STR) -> Expr:
@@ -66,7 +67,11 @@ class HelmChart(cdk8s.Chart):
         """Object name: the release's fullname, optionally with a suffix."""
         if not suffix:
             return self.include("fullname")
-        return Tpl(f'printf "%s-{suffix}" (include "{self.info.name}.fullname" .)')
+        return self.suffixed_name(f'"-{suffix}"')
+
+    def suffixed_name(self, suffix_go: str) -> Expr:
+        """`<fullname><suffix>` cut to 63 characters; `suffix_go` is a Go string expression."""
+        return Tpl(f'include "{self.info.name}.suffixedName" (list . {suffix_go})')
 
     def service_name(self) -> Expr:
         return self.include("serviceName")

@@ -29,6 +29,30 @@ HELMIGNORE = """\
 """
 
 
+POD_SECURITY = """\
+## Pod security
+
+With the default values every pod meets the PodSecurity `restricted` standard: the engine runs as
+its image's non-root user (UID 1000 in the pinned images), the helper containers (`wait-for-model`,
+the `helm test` pod) as UID 65532, the download Job as `download.runAsUser` (1000); every container
+drops all capabilities, cannot escalate privileges and uses the runtime's default seccomp profile.
+The engine image must therefore not run as root: a custom image that does fails to start
+(`runAsNonRoot`).
+
+Where `restricted` cannot hold, and why:
+
+* **A hostPath store** (`storage.hostPath.path`) mounts a directory of the node, which neither
+  `restricted` nor `baseline` allows: install into a namespace labelled
+  `pod-security.kubernetes.io/enforce=privileged` (nothing in the pods is privileged; the label only
+  permits the hostPath volume). Use a PVC to stay `restricted`.
+* **`download.runAsUser: 0`**, for a host directory owned by root, runs the download Job as root
+  (still without capabilities). Prefer `chown 1000` on the host directory and keep the default.
+* **`engine.numaInterleave: true`** (KTransformers) adds the `SYS_NICE` capability to the engine:
+  `numactl --interleave=all` calls set_mempolicy(2), which the runtime's seccomp profile allows only
+  with it. `restricted` permits no capability but `NET_BIND_SERVICE`.
+"""
+
+
 def chart_yaml(chart: HelmChart) -> str:
     info = chart.info
     doc = {
@@ -58,7 +82,7 @@ The engine may take up to {{{{ include "{name}.startupBudgetSeconds" . }}}} s to
 {{{{- if and (hasKey .Values "download") .Values.download.enabled }}}}
 
 Model download (the engine waits in its `wait-for-model` init container until it completes):
-  kubectl logs -n {{{{ $ns }}}} -f job/{{{{ $fullname }}}}-download-r{{{{ .Release.Revision }}}}
+  kubectl logs -n {{{{ $ns }}}} -f job/{{{{ include "{name}.suffixedName" (list . (printf "-download-r%d" (.Release.Revision | int))) }}}}
 {{{{- end }}}}
 
 Watch the engine load:
@@ -104,6 +128,7 @@ def readme(chart: HelmChart, profiles: dict[str, str], notes: str) -> str:
                       "```", "", summary.strip(), ""]
     if notes.strip():
         lines += [notes.strip(), ""]
+    lines += [POD_SECURITY, ""]
     lines += ["## Values", "", values_doc.markdown_table(chart.defaults)]
     return "\n".join(lines)
 

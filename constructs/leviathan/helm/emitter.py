@@ -30,17 +30,21 @@ def escape_braces(text: str) -> str:
 
 
 def plain_scalar(value: Any) -> str:
+    """One YAML scalar on one line (quoted when YAML would read it as something else)."""
     if isinstance(value, str):
-        if "\n" in value:
+        if "\n" in value or "\r" in value:
             raise EmitError("multi-line strings must be emitted as block scalars")
         if "(@h" in value:
             raise EmitError(f"a hole was embedded inside a longer string: {value!r}")
-        rendered = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
-        rendered = rendered.removesuffix("\n...").removesuffix("...").strip()
-        return escape_braces(rendered)
-    if value is None:
+    elif value is None:
         raise EmitError("null values are not emitted; leave the key out instead")
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    dumped = yaml.safe_dump(value, default_flow_style=True, width=10**6, allow_unicode=True)
+    # A top-level plain scalar is followed by one document-end marker ("x...\n...\n"): drop exactly
+    # that marker, never the value's own trailing dots.
+    rendered = dumped.removesuffix("\n").removesuffix("\n...")
+    if "\n" in rendered:
+        raise EmitError(f"{value!r} does not fit on one line")
+    return escape_braces(rendered) if isinstance(value, str) else rendered
 
 
 def scalar_action(expr: Expr) -> str:
@@ -54,10 +58,23 @@ def scalar_action(expr: Expr) -> str:
 
 
 def literal_block(prefix: str, text: str, indent: int) -> list[str]:
-    """A multi-line string as a YAML literal block (`|` keeps the final newline, `|-` strips it)."""
-    chomp = "" if text.endswith("\n") else "-"
-    body = [f"{' ' * indent}{line}" if line else "" for line in escape_braces(text).splitlines()]
-    return [f"{prefix} |{chomp}", *body]
+    """A multi-line string as a YAML literal block that reads back as exactly `text`.
+
+    Chomping: `|-` strips a missing final newline, `|` keeps one, `|+` keeps several. An explicit
+    indentation indicator is needed when the first non-empty line starts with a space, or YAML would
+    take that space as indentation.
+    """
+    if "\r" in text:
+        raise EmitError("carriage returns cannot be kept in a literal block")
+    chomp = "+" if text.endswith("\n\n") else "" if text.endswith("\n") else "-"
+    lines = escape_braces(text).removesuffix("\n").split("\n") if text.endswith("\n") else \
+        escape_braces(text).split("\n")
+    first = next((line for line in lines if line.strip(" ")), "")
+    indicator = "2" if first.startswith(" ") else ""
+    if first == "" and any(lines):
+        raise EmitError("a literal block of only spaces cannot be read back")
+    body = [f"{' ' * indent}{line}" if line else "" for line in lines]
+    return [f"{prefix} |{indicator}{chomp}", *body]
 
 
 class Emitter:
@@ -77,14 +94,43 @@ class Emitter:
             hole = self.registry.lookup(key)
             (conditional if hole is not None else plain).append((key, hole, value))
         lines: list[str] = []
+        # An entry whose value may render empty is wrapped in its own `if`; like the other
+        # conditional parts it goes after the plain keys.
+        guards = {key: self.emptiness_guard(value) for key, _, value in plain}
         for key, _, value in plain:
-            lines += self.entry(key, value, indent)
+            if guards[key] is None:
+                lines += self.entry(key, value, indent)
+        pad = " " * indent
+        for key, _, value in plain:
+            if guards[key] is not None:
+                lines += [f"{pad}{{{{- if {guards[key]} }}}}", *self.entry(key, value, indent), f"{pad}{{{{- end }}}}"]
         for _, hole, _ in conditional:
             lines += self.conditional(hole, indent, self.mapping)
         return lines
 
+    def emptiness_guard(self, value: Any) -> str | None:
+        """For a list or map made only of conditional parts, the condition under which it has any
+        content (else it would render as `key:` with a null value); None when it always has some."""
+        if isinstance(value, list) and value:
+            parts = [self.hole_of(item) for item in value]
+        elif isinstance(value, dict) and value:
+            parts = [self.registry.lookup(key) for key in value]
+        else:
+            return None
+        conditions = []
+        for part in parts:
+            if isinstance(part, If) and part.otherwise is None:
+                conditions.append(part.cond.go)
+            elif isinstance(part, (Each, Block)):
+                conditions.append(part.expr.go)
+            else:
+                return None
+        return conditions[0] if len(conditions) == 1 else "or " + " ".join(f"({c})" for c in conditions)
+
     def entry(self, key: str, value: Any, indent: int) -> list[str]:
         pad = " " * indent
+        # Keys are scalars too: `on` would read back as a bool, `a: b` as a nested mapping.
+        key = plain_scalar(key)
         hole = self.hole_of(value)
         if isinstance(hole, Expr):
             return [f"{pad}{key}: {scalar_action(hole)}"]

@@ -25,6 +25,17 @@ class Rule:
     message: str
 
 
+def float_range_rule(go: str, bounds: dict[str, float]) -> Rule:
+    """The schema's bounds of a number field, for the decimal-string form `--set` produces."""
+    tests = {"minimum": ("lt", ">="), "exclusiveMinimum": ("le", ">"),
+             "maximum": ("gt", "<="), "exclusiveMaximum": ("ge", "<")}
+    broken = [f"({tests[key][0]} (float64 {go}) {float(limit)!r})" for key, limit in bounds.items()]
+    allowed = " and ".join(f"{tests[key][1]} {limit:g}" for key, limit in bounds.items())
+    path = go.removeprefix(".Values.")
+    return Rule(f"{path}.range", Cond(f"and (kindIs \"string\" {go}) (or {' '.join(broken)})"),
+                f'printf "{path}=%s is out of range: it must be {allowed}." {go}')
+
+
 def include(chart: str, helper: str, kind: Kind = Kind.STR) -> Expr:
     return Tpl(f'include "{chart}.{helper}" .', kind)
 
@@ -39,14 +50,24 @@ Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names)
 
 {{{{/*
 Fully qualified app name: "<release>-<chart>", or the release name when it already contains the
-chart name. Truncated to 63 characters because some Kubernetes name fields are limited to that.
+chart name. At most 63 characters, and never ending in "-" or "." (release names may hold dots).
 */}}}}
 {{{{- define "{chart}.fullname" -}}}}
-{{{{- if contains .Chart.Name .Release.Name }}}}
-{{{{- .Release.Name | trunc 63 | trimSuffix "-" }}}}
-{{{{- else }}}}
-{{{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}}}
+{{{{- $name := printf "%s-%s" .Release.Name .Chart.Name -}}}}
+{{{{- if contains .Chart.Name .Release.Name }}}}{{{{- $name = .Release.Name -}}}}{{{{- end }}}}
+{{{{- regexReplaceAll "[-.]+$" ($name | trunc 63) "" -}}}}
 {{{{- end }}}}
+
+{{{{/*
+"<fullname><suffix>" in at most 63 characters: the fullname is cut, never the suffix, so names
+stay distinct (a Job's name becomes a label value, so it may not be longer than 63 either).
+Usage: {{{{ include "{chart}.suffixedName" (list . "-models") }}}}
+*/}}}}
+{{{{- define "{chart}.suffixedName" -}}}}
+{{{{- $suffix := index . 1 -}}}}
+{{{{- $base := include "{chart}.fullname" (index . 0) | trunc (int (sub 63 (len $suffix))) -}}}}
+{{{{- $base = regexReplaceAll "[-.]+$" $base "" -}}}}
+{{{{- printf "%s%s" $base $suffix -}}}}
 {{{{- end }}}}
 
 {{{{/*
@@ -72,7 +93,7 @@ Selector labels: stable for the life of a release.
 */}}}}
 {{{{- define "{chart}.selectorLabels" -}}}}
 app.kubernetes.io/name: {{{{ include "{chart}.name" . }}}}
-app.kubernetes.io/instance: {{{{ .Release.Name }}}}
+app.kubernetes.io/instance: {{{{ .Release.Name | quote }}}}
 {{{{- end }}}}
 
 {{{{/*
@@ -111,10 +132,14 @@ startupProbe failureThreshold covering the startup budget.
 {{{{- end }}}}
 
 {{{{/*
-Name of the engine's Service.
+Name of the engine's Service: a DNS-1035 label (letters, digits, "-"; starts with a letter; at most
+63), which Kubernetes requires of Service names. Dots of the release name become "-", and a
+release name that starts with a digit gets an "s" in front.
 */}}}}
 {{{{- define "{chart}.serviceName" -}}}}
-{{{{- printf "%s{service_suffix}" (include "{chart}.fullname" .) | trunc 63 | trimSuffix "-" -}}}}
+{{{{- $name := include "{chart}.suffixedName" (list . "{service_suffix}") | replace "." "-" -}}}}
+{{{{- if not (regexMatch "^[a-z]" $name) }}}}{{{{- $name = printf "s%s" $name | trunc 63 | trimSuffix "-" -}}}}{{{{- end }}}}
+{{{{- $name -}}}}
 {{{{- end }}}}
 
 {{{{/*
@@ -158,20 +183,37 @@ def quota_helpers(chart: str) -> str:
     release's own pod is still counted as used.
     """
     return r'''{{/*
+A Kubernetes quantity in its base unit (bytes, or devices), as a float: every form the API server
+writes - binary suffixes Ki..Ei, decimal suffixes n, u, m, k..E, and exponents ("1e9", "5E-3"). A
+quantity read as 0 would make a 1Ei quota look full and reject a pod that fits.
+Usage: {{ include "CHART.quantity" "1.5Ti" | float64 }}
+*/}}
+{{- define "CHART.quantity" -}}
+{{- $q := toString . | trim -}}
+{{- $pattern := "^([+-]?[0-9]*\\.?[0-9]*)(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|n|u|m|k|M|G|T|P|E)?$" -}}
+{{- if not (regexMatch $pattern $q) }}
+{{- fail (printf "cannot read the Kubernetes quantity %q of a namespace ResourceQuota" $q) }}
+{{- end }}
+{{- $number := float64 (regexReplaceAll $pattern $q "${1}") -}}
+{{- $suffix := regexReplaceAll $pattern $q "${2}" -}}
+{{- $factors := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "n" 0.000000001 "u" 0.000001 "m" 0.001 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "P" 1000000000000000.0 "E" 1000000000000000000.0 -}}
+{{- if hasKey $factors $suffix }}
+{{- $number = mulf $number (index $factors $suffix) -}}
+{{- else }}
+{{- $exponent := int64 (substr 1 -1 $suffix | trimPrefix "+") -}}
+{{- range until (int (ternary $exponent (sub 0 $exponent) (ge $exponent 0))) -}}
+{{- $number = ternary (mulf $number 10.0) (divf $number 10.0) (ge $exponent 0) -}}
+{{- end -}}
+{{- end }}
+{{- $number -}}
+{{- end }}
+
+{{/*
 A Kubernetes quantity ("500Gi", "1.5Ti", "600G", "1073741824") in MiB, rounded down.
 Usage: {{ include "CHART.quantityMiB" "500Gi" }}
 */}}
 {{- define "CHART.quantityMiB" -}}
-{{- $q := toString . -}}
-{{- $units := list (list "Ki" 0.0009765625) (list "Mi" 1.0) (list "Gi" 1024.0) (list "Ti" 1048576.0) (list "Pi" 1073741824.0) (list "k" 0.00095367431640625) (list "M" 0.95367431640625) (list "G" 953.67431640625) (list "T" 953674.31640625) (list "P" 953674316.40625) -}}
-{{- $mib := -1.0 -}}
-{{- range $units -}}
-{{- if and (lt $mib 0.0) (hasSuffix (index . 0) $q) -}}
-{{- $mib = mulf (float64 (trimSuffix (index . 0) $q)) (index . 1) -}}
-{{- end -}}
-{{- end -}}
-{{- if lt $mib 0.0 }}{{- $mib = divf (float64 $q) 1048576.0 -}}{{- end -}}
-{{- int64 (floor $mib) -}}
+{{- int64 (floor (divf (include "CHART.quantity" . | float64) 1048576.0)) -}}
 {{- end }}
 
 {{/*
@@ -200,7 +242,9 @@ Empty when it fits, under `helm template`, and on upgrades.
 {{- end -}}
 {{- end -}}
 {{- if and (hasKey $hard $gpuKey) (gt (int64 $.Values.gpus.count) 0) -}}
-{{- $freeGpus := sub (index $hard $gpuKey | int64) (index $used $gpuKey | default 0 | int64) -}}
+{{- $hardGpus := include "CHART.quantity" (index $hard $gpuKey) | float64 | floor | int64 -}}
+{{- $usedGpus := include "CHART.quantity" (index $used $gpuKey | default "0") | float64 | floor | int64 -}}
+{{- $freeGpus := sub $hardGpus $usedGpus -}}
 {{- if gt (int64 $.Values.gpus.count) $freeGpus -}}
 {{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d of %s, but gpus.count is %d." $quota.metadata.name $freeGpus $gpuKey (int64 $.Values.gpus.count)) -}}
 {{- end -}}

@@ -4,6 +4,13 @@ Helm 3.17 validates with draft-07 (gojsonschema) and Helm >= 3.18.5 / 4 with 202
 uses only keywords both understand: `$ref`s are inlined, titles dropped. Every key is `required`
 (values.yaml always provides it, so only a user's `null` - which deletes a key in Helm - trips it),
 unknown keys are rejected, and a root `global` property lets the chart be a subchart.
+
+Numbers (floats) also accept a decimal string: `--set engine.gpuMemoryUtilization=0.9` passes the
+value as the string "0.9" (only integers and booleans are typed by `--set`). The range of such a
+string is checked by a chart rule (`float_range_rule`), since JSON Schema bounds ignore strings.
+
+Values rendered into the pod spec as given (tolerations, affinity, extraEnv) carry Kubernetes' own
+schema for their type (`kube_types.py`), so a malformed one fails here, naming its path.
 """
 
 from __future__ import annotations
@@ -13,8 +20,22 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .kube_types import MARKER, OVERLAY, kube_type_with
+
+
+DECIMAL = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+BOUND_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _number_or_decimal_string(node: dict[str, Any]) -> dict[str, Any]:
+    bounds = {key: node[key] for key in BOUND_KEYWORDS if key in node}
+    rest = {key: value for key, value in node.items() if key not in BOUND_KEYWORDS and key != "type"}
+    return {**rest, "anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": DECIMAL}]}
+
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict) and MARKER in node:
+        return _kubernetes_field(node)
     if isinstance(node, dict):
         if "$ref" in node:
             target = defs[node["$ref"].rsplit("/", 1)[-1]]
@@ -23,6 +44,8 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
         out = {k: _inline(v, defs) for k, v in node.items() if k not in ("title", "$defs")}
         if isinstance(out.get("description"), str):
             out["description"] = " ".join(out["description"].split())
+        if out.get("type") == "number":
+            out = _number_or_decimal_string(out)
         if out.get("type") == "object" and "properties" in out:
             out["required"] = list(out["properties"])
             out.setdefault("additionalProperties", False)
@@ -30,6 +53,17 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_inline(item, defs) for item in node]
     return node
+
+
+def _kubernetes_field(node: dict[str, Any]) -> dict[str, Any]:
+    """A field marked with a Kubernetes type gets that type's own schema (for its items, if a list)."""
+    kube = kube_type_with(node)
+    out = {key: value for key, value in node.items()
+           if key not in (MARKER, OVERLAY, "additionalProperties", "items", "title")}
+    out["description"] = " ".join(out.get("description", "").split())
+    if out.get("type") == "array":
+        return {**out, "items": kube}
+    return {**out, **{key: value for key, value in kube.items() if key != "type"}, "type": "object"}
 
 
 def values_schema(model: type[BaseModel]) -> dict[str, Any]:

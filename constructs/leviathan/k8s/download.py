@@ -13,15 +13,19 @@ from pathlib import Path
 
 from ..config.base import block
 from ..helm.chart import HelmChart
-from ..helm.holes import Expr, If, Kind, Tpl, gib
+from ..helm.holes import Expr, Kind, Tpl, gib
 from . import storage
+from .placement import node_placement
+from .secrets import secret_env
+from .security import HELPER_SECURITY_CONTEXT
 
 SCRIPT = Path(__file__).resolve().parent.parent / "payloads" / "hf_download.py"
 MARKER = ".leviathan-complete.json"
 COMPONENT = "model-download"
 
+# The markers are the script's arguments ("$@"), so a path with spaces stays one path.
 WAIT_SCRIPT = """\
-for marker in $MARKERS; do
+for marker in "$@"; do
   until [ -f "$marker" ]; do
     echo "waiting for the model-download Job to complete $marker"
     sleep 15
@@ -45,16 +49,12 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
         {"name": "DOWNLOAD_FREE_SPACE_MARGIN_GIB", "value": download.free_space_margin_gi_b.as_str()},
         {"name": "HF_HOME", "value": "/tmp/hf-home"},
         {"name": "HF_HUB_DISABLE_PROGRESS_BARS", "value": "1"},
-        If(download.hf_token_secret.name.truthy(), [{
-            "name": "HF_TOKEN",
-            "valueFrom": {"secretKeyRef": {"name": download.hf_token_secret.name,
-                                           "key": download.hf_token_secret.key}},
-        }]),
+        secret_env(chart, download.hf_token_secret, "HF_TOKEN"),
     ]
     resources = download.resources
     chart.add_object(
         "download-job.yaml", "batch/v1", "Job",
-        Tpl(f'printf "%s-download-r%d" (include "{chart.info.name}.fullname" .) (.Release.Revision | int)'),
+        chart.suffixed_name('(printf "-download-r%d" (.Release.Revision | int))'),
         COMPONENT,
         {"spec": {
             "backoffLimit": download.backoff_limit,
@@ -63,10 +63,7 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
                 "spec": {
                     "restartPolicy": "Never",
                     # hostPath storage is node-local: download on the node the engine will run on.
-                    "_node": If(v.node_name.truthy(), {"nodeName": v.node_name}),
-                    "nodeSelector": block(v.node_selector),
-                    "tolerations": block(v.tolerations),
-                    "affinity": block(v.affinity),
+                    **node_placement(chart),
                     "imagePullSecrets": block(v.image_pull_secrets),
                     "securityContext": {
                         "runAsNonRoot": Expr(f"ne ({download.run_as_user.go} | int64) 0", Kind.BOOL),
@@ -101,16 +98,14 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
         }},
         when=download.enabled.truthy(),
     )
-    markers = " ".join(["%s/%s/" + MARKER] * len(subdirs))
-    args = " ".join(f"{v.storage.mount_path.go} {subdir.go}" for subdir in subdirs)
+    markers = [Tpl(f'printf "%s/%s/{MARKER}" {v.storage.mount_path.go} {subdir.go}') for subdir in subdirs]
     return {
         "name": "wait-for-model",
         "image": Tpl(f'include "{chart.info.name}.image" {v.helper_image.go}'),
         "imagePullPolicy": v.helper_image.pull_policy,
-        "command": ["sh", "-c", WAIT_SCRIPT],
-        "env": [{"name": "MARKERS", "value": Tpl(f'printf "{markers}" {args}')}],
+        "command": ["sh", "-c", WAIT_SCRIPT, "wait-for-model", *markers],
         "volumeMounts": [storage.model_mount(chart, read_only=True)],
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": HELPER_SECURITY_CONTEXT,
     }
 
 

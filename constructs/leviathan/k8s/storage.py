@@ -9,14 +9,15 @@ downloaded again.
 from __future__ import annotations
 
 from ..helm.chart import HelmChart
-from ..helm.holes import Expr, If, Tpl, gib
+from ..helm.holes import Cond, Expr, If, Tpl, gib
+from .placement import add_host_path_pinning_rule
 
 MODEL_VOLUME = "models"
 
 
 def _claim_name(chart: HelmChart) -> Expr:
     pvc = chart.v.storage.pvc
-    return Tpl(f'{pvc.existing_claim.go} | default (printf "%s-models" (include "{chart.info.name}.fullname" .))')
+    return Tpl(f'{pvc.existing_claim.go} | default ({chart.name("models").go})')
 
 
 def model_volume(chart: HelmChart) -> If:
@@ -61,6 +62,12 @@ def add_model_storage(chart: HelmChart) -> None:
     chart.rule(
         "storage.pvcBoth", has_pvc & creates,
         '"storage.pvc: existingClaim and create=true are both set. Use the existing claim or create one, not both."')
+    chart.rule(
+        "storage.hostPath.backsteps",
+        Cond(f'regexMatch "(^|/)\\\\.\\\\.(/|$)" {storage.host_path.path.go}'),
+        '"storage.hostPath.path must not contain a .. element (Kubernetes refuses it). Give the '
+        'directory\'s real absolute path."')
+    add_host_path_pinning_rule(chart)
     weights = chart.v.model.size_gi_b
     chart.rule(
         "storage.pvcSize", creates & pvc.size_gi_b.lt(weights),

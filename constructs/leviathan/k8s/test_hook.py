@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..helm.chart import HelmChart
 from ..helm.holes import Expr, Tpl
+from .security import HELPER_SECURITY_CONTEXT, HELPER_UID
 
 SCRIPT = """\
 set -eu
@@ -32,7 +33,7 @@ def add_test_hook(chart: HelmChart, served_model_name: Expr) -> None:
         "tests/test-openai-api.yaml", "v1", "Pod", chart.name("test-api"), "test",
         {"spec": {
             "restartPolicy": "Never",
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": HELPER_UID, "runAsGroup": HELPER_UID,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
                 "name": "openai-api",
@@ -45,7 +46,7 @@ def add_test_hook(chart: HelmChart, served_model_name: Expr) -> None:
                     {"name": "MODEL", "value": served_model_name},
                     {"name": "MAX_TOKENS", "value": v.tests.max_tokens.as_str()},
                 ],
-                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                "securityContext": HELPER_SECURITY_CONTEXT,
             }],
         }},
         when=v.tests.enabled.truthy(),

@@ -12,6 +12,7 @@ from ..config.base import block
 from ..helm.chart import HelmChart
 from ..helm.holes import Cond, Expr, If, Kind, Splice, Tpl, gib
 from . import storage
+from .placement import node_placement
 from .probes import PORT_NAME, HealthPaths, add_probe_rules, engine_probes
 
 COMPONENT = "engine"
@@ -42,7 +43,9 @@ class EngineContainer:
 
 def _gpu_entry(chart: HelmChart) -> dict:
     gpus = chart.v.gpus
-    return {"_gpu": Splice(f'printf "%s: %d" {gpus.resource_name.go} ({gpus.count.go} | int64)')}
+    # The resource name is a mapping key spliced as text: quoted, so no value can start a comment or
+    # another key (the schema also holds it to the `<domain>/<name>` format).
+    return {"_gpu": Splice(f'printf "%s: %d" ({gpus.resource_name.go} | quote) ({gpus.count.go} | int64)')}
 
 
 def _resources(chart: HelmChart, gpu_when: Cond) -> dict:
@@ -86,15 +89,13 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
     }
     pod_spec = {
         "_runtime": If(v.runtime_class_name.truthy(), {"runtimeClassName": v.runtime_class_name}),
-        "_node": If(v.node_name.truthy(), {"nodeName": v.node_name}),
         "_priority": If(v.priority_class_name.truthy(), {"priorityClassName": v.priority_class_name}),
-        "nodeSelector": block(v.node_selector),
-        "tolerations": block(v.tolerations),
-        "affinity": block(v.affinity),
+        **node_placement(chart),
         "imagePullSecrets": block(v.image_pull_secrets),
         "enableServiceLinks": engine.enable_service_links,
         "terminationGracePeriodSeconds": v.termination_grace_period_seconds,
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        # The engine images run as UID 1000 (images/*/Dockerfile): PodSecurity `restricted` holds.
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "initContainers": engine.init_containers,
         "containers": [container],
         "volumes": [

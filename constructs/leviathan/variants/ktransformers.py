@@ -6,13 +6,14 @@ experts on the CPU, attention on one or more GPUs.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from constructs import Construct
 from pydantic import Field
 
 from .. import versions
 from ..config.base import ValuesModel
+from ..config.bounds import CORES_MAX, GIB_MAX, INT32_MAX, NOT_AN_OPTION
 from ..config.common import (Download, EngineValues, Gpus, Image, Memory, PvcStorage, Resources, Service,
                              Storage, pinned_image)
 from ..engines import flag_manifest
@@ -27,6 +28,8 @@ from ..k8s.workload import EngineContainer, add_engine_deployment
 
 NAME = "ktransformers"
 VERSION = "0.1.0"
+# The engine's C++ kernels index layers with int32; no released model has more than a few hundred.
+MAX_LAYERS = 4096
 
 
 class GgufWeights(ValuesModel):
@@ -34,7 +37,7 @@ class GgufWeights(ValuesModel):
     """Hugging Face repository holding the GGUF quants."""
     revision: str = Field("main", min_length=1)
     """Branch, tag or commit of the repository. Pin a commit for reproducible downloads."""
-    quant: str = Field("DeepSeek-V3-Q4_K_M", min_length=1, pattern=r"^[^/]+$")
+    quant: str = Field("DeepSeek-V3-Q4_K_M", min_length=1, max_length=255, pattern=r"^[^/\n\r]+$")
     """Folder of the chosen quant inside the repository. Only this folder is downloaded, and
     `--gguf_path` points at it: the loader reads every *.gguf below the path, so it must never be a
     parent of several quants."""
@@ -53,14 +56,14 @@ class ModelConfigFiles(ValuesModel):
 
 
 class Model(ValuesModel):
-    served_name: str = Field("deepseek-v3", min_length=1)
+    served_name: str = Field("deepseek-v3", min_length=1, pattern=NOT_AN_OPTION)
     """Model id the API serves (`--model_name`, listed by /v1/models)."""
-    size_gi_b: int = Field(377, ge=1, alias="sizeGiB")
+    size_gi_b: int = Field(377, ge=1, le=GIB_MAX, alias="sizeGiB")
     """Size of the GGUF weights in GiB (Q4_K_M: 9 shards, 404 GB = 377 GiB). Drives the startup
     budget and the memory check."""
-    host_overhead_gi_b: int = Field(24, ge=0, alias="hostOverheadGiB")
+    host_overhead_gi_b: int = Field(24, ge=0, le=GIB_MAX, alias="hostOverheadGiB")
     """Host RAM needed beyond the weights (Python, CUDA context, KV cache staging, page cache churn)."""
-    num_layers: int = Field(61, ge=1)
+    num_layers: int = Field(61, ge=1, le=MAX_LAYERS)
     """Transformer layers of the model (DeepSeek-V3: 61); `gpus.layerSplit` must add up to it."""
     gguf: GgufWeights = GgufWeights()
     """GGUF weights (`--gguf_path`)."""
@@ -71,22 +74,22 @@ class Model(ValuesModel):
 class Engine(ValuesModel):
     port: int = Field(10002, ge=1, le=65535)
     """Port the server listens on (`--port`)."""
-    cpu_infer: int = Field(32, ge=1)
+    cpu_infer: int = Field(32, ge=1, le=CORES_MAX)
     """CPU threads for the routed experts (`--cpu_infer`; upstream advice: physical cores - 2).
     The seeds' `--cpu_offload_max_threads` does not exist."""
     backend_type: Literal["balance_serve", "ktransformers"] = "balance_serve"
     """`balance_serve` (concurrent requests, one GPU on CUDA) or `ktransformers` (single request;
     required for multi-GPU placement)."""
-    cache_lens: int = Field(32768, ge=1)
+    cache_lens: int = Field(32768, ge=1, le=INT32_MAX)
     """Total KV-cache tokens shared by all requests (`--cache_lens`)."""
-    max_new_tokens: int = Field(1024, ge=1)
+    max_new_tokens: int = Field(1024, ge=1, le=INT32_MAX)
     """Per-request generation cap (`--max_new_tokens`)."""
-    chunk_size: int = Field(256, ge=1)
+    chunk_size: int = Field(256, ge=1, le=INT32_MAX)
     """Prefill chunk (`--chunk_size`)."""
-    max_batch_size: int = Field(4, ge=1)
+    max_batch_size: int = Field(4, ge=1, le=INT32_MAX)
     """Concurrent requests for balance_serve (`--max_batch_size`); keep
     cacheLens > maxBatchSize x maxNewTokens."""
-    optimize_config_path: str = ""
+    optimize_config_path: str = Field("", pattern=r"^([^-].*)?$")
     """Path of an optimize-rule YAML inside the image (e.g. an `-amx` rule). Empty: the engine's default
     for one GPU, or the chart-generated placement for several."""
     numa_interleave: bool = False
@@ -107,7 +110,7 @@ class Engine(ValuesModel):
 class KtGpus(Gpus):
     count: int = Field(1, ge=1, le=8)
     """GPUs requested. Several GPUs need `engine.backendType=ktransformers`."""
-    layer_split: list[int] = []
+    layer_split: list[Annotated[int, Field(ge=1, le=MAX_LAYERS)]] = Field([], max_length=8)
     """Layers per GPU, in GPU order (e.g. `[46, 15]` for a 96 GB + 32 GB pair). Must have `count`
     entries adding up to `model.numLayers`. Empty: an even split."""
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from .. import versions
 from ..config.base import ValuesModel
+from ..config.bounds import GIB_MAX, INT32_MAX, NOT_AN_OPTION
 from ..config.common import (UUID_PATTERN, EngineValues, Gpus, Image, PvcStorage, Resources, SecretRef, Service,
                              Storage, pinned_image)
 from ..engines import flag_manifest, vllm
@@ -17,6 +18,7 @@ from ..helm.chart import ChartInfo, HelmChart
 from ..helm.holes import Expr, If, Kind, Tpl
 from ..k8s import storage
 from ..k8s.probes import HealthPaths
+from ..k8s.secrets import secret_env
 from ..k8s.service import add_service
 from ..k8s.test_hook import add_test_hook
 from ..k8s.workload import EngineContainer, add_engine_deployment
@@ -26,14 +28,14 @@ VERSION = "0.1.0"
 
 
 class Model(ValuesModel):
-    id: str = Field("neuralmagic/DeepSeek-R1-Distill-Llama-70B-quantized.w4a16", min_length=1)
+    id: str = Field("neuralmagic/DeepSeek-R1-Distill-Llama-70B-quantized.w4a16", min_length=1, pattern=NOT_AN_OPTION)
     """Hugging Face model id (downloaded into the HF cache volume on first start) or a local path under
     `storage.mountPath`. The model source: required."""
-    revision: str = Field("main", min_length=1)
+    revision: str = Field("main", min_length=1, pattern=NOT_AN_OPTION)
     """Branch, tag or commit of the model (`--revision`). Pin a commit for reproducible weights."""
-    served_name: str = Field("deepseek-r1-distill-llama-70b", min_length=1)
+    served_name: str = Field("deepseek-r1-distill-llama-70b", min_length=1, pattern=NOT_AN_OPTION)
     """Model id the API serves (`--served-model-name`)."""
-    size_gi_b: int = Field(37, ge=1, alias="sizeGiB")
+    size_gi_b: int = Field(37, ge=1, le=GIB_MAX, alias="sizeGiB")
     """Size of the weights in GiB (70B W4A16: 37 GiB). Drives the startup budget."""
     hf_token_secret: SecretRef = SecretRef()
     """Secret with the Hugging Face token for gated/private models. Only ever read from the Secret."""
@@ -46,12 +48,12 @@ class Engine(ValuesModel):
     """GPUs the model is sharded over (`--tensor-parallel-size`); at most the GPUs the pod gets."""
     gpu_memory_utilization: float = Field(0.92, gt=0, le=1)
     """Fraction of each GPU's memory vLLM may use for weights + KV cache (`--gpu-memory-utilization`)."""
-    max_model_len: int = Field(32768, ge=0)
+    max_model_len: int = Field(32768, ge=0, le=INT32_MAX)
     """Context length (`--max-model-len`). 0: the model's own maximum."""
     enforce_eager: bool = False
     """Disable CUDA graphs (`--enforce-eager`): faster start, less VRAM, slower decode. The seed needed
     it on Blackwell where graph capture hung."""
-    quantization: str = ""
+    quantization: str = Field("", pattern=r"^([^-].*)?$")
     """`--quantization` method. Empty: auto-detected from the checkpoint (right for W4A16
     compressed-tensors); a wrong value makes vLLM refuse to start."""
     trust_remote_code: bool = False
@@ -117,11 +119,7 @@ class VllmChart(HelmChart):
                 {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
                 If(pinned, [{"name": "NVIDIA_VISIBLE_DEVICES",
                              "value": Tpl(f'join "," {gpus.visible_devices.go}')}]),
-                If(v.model.hf_token_secret.name.truthy(), [{
-                    "name": "HF_TOKEN",
-                    "valueFrom": {"secretKeyRef": {"name": v.model.hf_token_secret.name,
-                                                   "key": v.model.hf_token_secret.key}},
-                }]),
+                secret_env(self, v.model.hf_token_secret, "HF_TOKEN"),
             ],
             port=v.engine.port,
             health=HealthPaths(startup="/health", readiness="/health", liveness="/health"),
