@@ -121,8 +121,12 @@ def test_load_longer_than_the_startup_budget_is_restarted(release):
 
 
 @pytest.mark.parametrize("release", CHARTS, indirect=True)
-def test_more_gpus_than_the_node_has_stays_pending(release, fake_gpus):
-    release.install(values(release.chart), TOO_MANY_GPUS[release.chart], wait=False)
+def test_more_gpus_than_the_node_has_stays_pending(release, fake_gpus, kubectl):
+    # A hostPath store must be pinned to one node (the chart refuses it otherwise): the GPU node.
+    nodes = json.loads(kubectl("get", "nodes", "-l", "!type", "-o", "json").stdout)["items"]
+    node = nodes[0]["metadata"]["labels"]["kubernetes.io/hostname"]
+    release.install(values(release.chart), TOO_MANY_GPUS[release.chart], wait=False,
+                    json_sets={"nodeSelector": {"kubernetes.io/hostname": node}})
 
     def failed_scheduling():
         return [e for e in release.events("FailedScheduling") if "nvidia.com/gpu" in e.get("message", "")]

@@ -13,13 +13,15 @@ from leviathan_e2e.release import REPO, Release, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ON_FAT_NODES = {
-    "nodeName": "",
-    "nodeSelector": {"type": "kwok"},
-    "tolerations": [{"key": FAKE_NODE_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
-    # the profile's NodePort 30000 is cluster-wide: two releases in a row would collide
-    "service": {"type": "ClusterIP", "nodePort": 0},
-}
+def on_fat_node(name: str) -> dict:
+    return {
+        "nodeName": "",
+        # hostPath storage is node-local, so the chart requires a pin to one node by hostname
+        "nodeSelector": {"type": "kwok", "kubernetes.io/hostname": name},
+        "tolerations": [{"key": FAKE_NODE_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
+        # the profile's NodePort 30000 is cluster-wide: two releases in a row would collide
+        "service": {"type": "ClusterIP", "nodePort": 0},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def test_leviathan_profile_schedules_on_an_h100_box_with_its_real_sizes(kubectl,
     lands on the same node (hostPath storage is node-local)."""
     release = Release("leviathan", "ktransformers", namespace, kubectl)
     release.install([REPO / "charts" / "ktransformers" / "profiles" / "leviathan.yaml"], wait=False,
-                    json_sets=ON_FAT_NODES)
+                    json_sets=on_fat_node(h100_node))
     pod = wait_for("engine pod bound to the H100 node",
                    lambda: [p for p in release.engine_pods() if p["spec"].get("nodeName") == h100_node], 60)[0]
     limits = pod["spec"]["containers"][0]["resources"]["limits"]
@@ -55,7 +57,7 @@ def test_leviathan_profile_schedules_on_an_h100_box_with_its_real_sizes(kubectl,
 def test_a_pod_bigger_than_the_biggest_node_stays_pending(kubectl, namespace, h100_node):
     release = Release("huge", "ktransformers", namespace, kubectl)
     release.install([REPO / "charts" / "ktransformers" / "profiles" / "leviathan.yaml"], wait=False,
-                    json_sets={**ON_FAT_NODES, "gpus": {"count": 8, "layerSplit": [8, 8, 8, 8, 8, 7, 7, 7]},
+                    json_sets={**on_fat_node(h100_node), "gpus": {"count": 8, "layerSplit": [8, 8, 8, 8, 8, 7, 7, 7]},
                                "resources": {"memory": {"limitGiB": 2048}}})
     events = wait_for("FailedScheduling on memory", lambda: [
         e for e in release.events("FailedScheduling") if "Insufficient memory" in e.get("message", "")], 60)
