@@ -74,6 +74,9 @@ CROSS_FIELD_CASES = [
      "gpus.visibleDevices pins 1 GPU(s) by UUID outside the device plugin"),
     ("ktransformers", {"resources.cpu.limit": 16}, "engine.cpuInfer=32 threads exceeds resources.cpu.limit=16"),
     ("vllm", {"resources.memory.requestGiB": 100}, "resources.memory: requestGiB (100) is above limitGiB (64)"),
+    # found by the API server dry run of accepted draws (e2e/tests/test_accepted_values_server_dry_run.py)
+    ("vllm", {"resources.cpu.limit": 1}, "resources.cpu: request (8 cores) is above limit (1)"),
+    ("ktransformers", {"resources.cpu.request": 4, "resources.cpu.limit": 2}, "resources.cpu: request (4 cores) is above limit (2)"),
     ("vllm", {"probes.startup.ceilingSeconds": 60}, "probes.startup: ceilingSeconds (60) is below floorSeconds"),
     # a hostPath store on a multi-node cluster: the download Job could fill another node's disk
     ("ktransformers", {"storage.hostPath.path": "/var/mnt/data/models", "storage.pvc.create": False},

@@ -391,7 +391,7 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "ktransformers.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, download.hfTokenSecret.name, download.hfTokenSecret.key, engine.extraArgs, probes.startup.bounds, resources.memory.request, service.nodePort, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
+{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, download.hfTokenSecret.name, download.hfTokenSecret.key, engine.extraArgs, probes.startup.bounds, resources.cpu.request, resources.memory.request, service.nodePort, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
 {{- if include "ktransformers.quotaShortfall" . }}
 {{- $messages = append $messages (include "ktransformers.quotaShortfall" .) }}
 {{- end }}
@@ -424,6 +424,9 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 {{- end }}
 {{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
 {{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}
+{{- end }}
+{{- if and (gt (.Values.resources.cpu.limit | int64) 0) (gt (.Values.resources.cpu.request | int64) (.Values.resources.cpu.limit | int64)) }}
+{{- $messages = append $messages (printf "resources.cpu: request (%d cores) is above limit (%d). Lower the request, raise the limit, or set limit 0 for no limit." (.Values.resources.cpu.request | int64) (.Values.resources.cpu.limit | int64)) }}
 {{- end }}
 {{- if gt (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64) }}
 {{- $messages = append $messages (printf "resources.memory: requestGiB (%d) is above limitGiB (%d). Lower the request or raise the limit." (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64)) }}

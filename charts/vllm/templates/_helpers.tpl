@@ -246,7 +246,7 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "vllm.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, engine.gpuMemoryUtilization.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, engine.extraArgs, model.hfTokenSecret.name, model.hfTokenSecret.key, probes.startup.bounds, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
+{{- /* rules: namespace.quota, engine.gpuMemoryUtilization.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, engine.extraArgs, model.hfTokenSecret.name, model.hfTokenSecret.key, probes.startup.bounds, resources.cpu.request, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
 {{- if include "vllm.quotaShortfall" . }}
 {{- $messages = append $messages (include "vllm.quotaShortfall" .) }}
 {{- end }}
@@ -282,6 +282,9 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 {{- end }}
 {{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
 {{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}
+{{- end }}
+{{- if and (gt (.Values.resources.cpu.limit | int64) 0) (gt (.Values.resources.cpu.request | int64) (.Values.resources.cpu.limit | int64)) }}
+{{- $messages = append $messages (printf "resources.cpu: request (%d cores) is above limit (%d). Lower the request, raise the limit, or set limit 0 for no limit." (.Values.resources.cpu.request | int64) (.Values.resources.cpu.limit | int64)) }}
 {{- end }}
 {{- if gt (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64) }}
 {{- $messages = append $messages (printf "resources.memory: requestGiB (%d) is above limitGiB (%d). Lower the request or raise the limit." (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64)) }}

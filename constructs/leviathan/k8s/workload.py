@@ -131,7 +131,12 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
 
 
 def _add_resource_rules(chart: HelmChart) -> None:
-    memory = chart.v.resources.memory
+    memory, cpu = chart.v.resources.memory, chart.v.resources.cpu
+    # Found by the API server's dry run of accepted draws (e2e): it refuses requests above limits.
+    chart.rule(
+        "resources.cpu.request", cpu.limit.gt(0) & cpu.request.gt(cpu.limit),
+        f'printf "resources.cpu: request (%d cores) is above limit (%d). Lower the request, raise the limit, '
+        f'or set limit 0 for no limit." ({cpu.request.go} | int64) ({cpu.limit.go} | int64)')
     chart.rule(
         "resources.memory.request", memory.request_gi_b.gt(memory.limit_gi_b),
         f'printf "resources.memory: requestGiB (%d) is above limitGiB (%d). Lower the request or raise '
