@@ -54,10 +54,6 @@ class Manifest:
             head = head.replace("_", "-")
         return "--" + head if self.dotted_sub_keys else "--" + head + dot + tail
 
-    def dest(self, flag: str) -> str | None:
-        spec = self.options.get(self.canonical(flag))
-        return spec["dest"] if spec else None
-
 
 @cache
 def load(engine: str) -> Manifest:
