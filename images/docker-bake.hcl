@@ -65,12 +65,13 @@ target "kt-sglang-avx512" {
   platforms  = ["linux/amd64"]
   tags       = ["${REGISTRY}/leviathan/kt-sglang:0.7.2-cu128-avx512"]
   args = {
-    CUDA_DEVEL_IMAGE  = "nvidia/cuda:12.8.1-devel-ubuntu24.04"
-    CUDA_VERSION      = "12.8.1"
-    KT_CPU_FLAVOUR    = "avx512"
-    KT_KERNEL_VERSION = "0.7.2"
-    SGLANG_KT_VERSION = "0.7.2"
-    TORCH_VERSION     = "2.9.1"
+    CUDA_DEVEL_IMAGE      = "nvidia/cuda:12.8.1-devel-ubuntu24.04"
+    CUDA_VERSION          = "12.8.1"
+    KTRANSFORMERS_VERSION = "0.7.2"
+    KT_CPU_FLAVOUR        = "avx512"
+    KT_KERNEL_VERSION     = "0.7.2"
+    SGLANG_KT_VERSION     = "0.7.2"
+    TORCH_VERSION         = "2.9.1"
   }
   labels = { "io.leviathan.app-version" = "0.7.2" }
 }
@@ -81,12 +82,13 @@ target "kt-sglang-amx" {
   platforms  = ["linux/amd64"]
   tags       = ["${REGISTRY}/leviathan/kt-sglang:0.7.2-cu128-amx"]
   args = {
-    CUDA_DEVEL_IMAGE  = "nvidia/cuda:12.8.1-devel-ubuntu24.04"
-    CUDA_VERSION      = "12.8.1"
-    KT_CPU_FLAVOUR    = "amx"
-    KT_KERNEL_VERSION = "0.7.2"
-    SGLANG_KT_VERSION = "0.7.2"
-    TORCH_VERSION     = "2.9.1"
+    CUDA_DEVEL_IMAGE      = "nvidia/cuda:12.8.1-devel-ubuntu24.04"
+    CUDA_VERSION          = "12.8.1"
+    KTRANSFORMERS_VERSION = "0.7.2"
+    KT_CPU_FLAVOUR        = "amx"
+    KT_KERNEL_VERSION     = "0.7.2"
+    SGLANG_KT_VERSION     = "0.7.2"
+    TORCH_VERSION         = "2.9.1"
   }
   labels = { "io.leviathan.app-version" = "0.7.2" }
 }

@@ -1,28 +1,49 @@
 """The synth pipeline: typed values -> cdk8s constructs -> Helm chart directories -> plain bundles.
 
 One Python process builds every chart (cdk8s/jsii start-up is the fixed cost). Bundles
-`rendered/<chart>/<profile>.yaml` are rendered by the official `helm` binary from the chart just
-written (`helm template --skip-tests`), so they carry exactly Helm's semantics; `default` uses
-values.yaml alone.
+`rendered/<chart>/<profile>.yaml` are `helm template --skip-tests` of the chart just written, run by
+Helm's own CLI code (helm/bundles.py: one helm-batch process, or the official binary per bundle), so
+they carry exactly Helm's semantics; `default` uses values.yaml alone.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 import shutil
-import subprocess
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-import cdk8s
-import yaml
 
-from .helm.chart import HelmChart
-from .helm.chart_dir import write_chart
-from .variants import REGISTRY, Variant
+def _prepare_values_models() -> None:
+    """Build the pydantic values models and load Kubernetes' schema definitions (values.schema.json
+    inlines some); then import the variants, whose values models are a tenth of a second more. No
+    jsii call: the variants only subclass cdk8s.Chart, and their import waits (module lock) until
+    the main thread has imported cdk8s; cdk8s-plus, which the main thread imports next, they import
+    only when a chart is built."""
+    importlib.import_module("leviathan.config.common")
+    importlib.import_module("leviathan.helm.kube_types")._definitions()
+    importlib.import_module("leviathan.variants")
+
+
+# Importing cdk8s is mostly waiting, GIL released, for the jsii node process to load its assemblies;
+# _prepare_values_models (about 0.4 s of CPU) fits in that wait.
+_values_models = threading.Thread(target=_prepare_values_models)
+_values_models.start()
+
+import cdk8s  # noqa: E402
+import cdk8s_plus_30  # noqa: E402, F401  (loads its jsii assembly during the same wait)
+
+_values_models.join()
+
+from . import cyaml  # noqa: E402
+from .helm import bundles  # noqa: E402
+from .helm.chart import HelmChart  # noqa: E402
+from .helm.chart_dir import write_chart  # noqa: E402
+from .variants import REGISTRY, Variant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = Path(__file__).resolve().parent / "variants" / "profiles"
@@ -58,28 +79,22 @@ def profile_files(chart: str) -> list[Path]:
 def check_profile(chart: HelmChart, path: Path) -> None:
     """Validate a profile against the values model, so a typo fails synth, not a user's install."""
     defaults = chart.defaults.model_dump(mode="json", by_alias=True)
-    override = yaml.safe_load(path.read_text()) or {}
+    override = cyaml.safe_load(path.read_text()) or {}
     try:
         type(chart.defaults).model_validate(deep_merge(defaults, override))
     except ValueError as error:
         raise ProfileError(f"{path}: {error}") from error
 
 
-def helm_binary() -> str:
-    venv_helm = ROOT / ".venv" / "bin" / "helm"
-    found = os.environ.get("LEVIATHAN_HELM") or shutil.which("helm") or (venv_helm.exists() and str(venv_helm))
-    if not found:
-        raise SystemExit("helm not found: run `make setup` (installs the pinned official binary into .venv/bin)")
-    return found
-
-
-def render_bundle(bundle: Bundle, charts_dir: Path) -> str:
+def bundle_args(bundle: Bundle, charts_dir: Path) -> list[str]:
     # --skip-tests: `kubectl/oc apply` would start the `helm test` pod at once, before the engine loads.
-    command = [helm_binary(), "template", bundle.release, str(charts_dir / bundle.chart), "--skip-tests"]
-    if bundle.values_file:
-        command += ["-f", str(bundle.values_file)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
+    args = ["template", bundle.release, str(charts_dir / bundle.chart), "--skip-tests"]
+    return args + (["-f", str(bundle.values_file)] if bundle.values_file else [])
+
+
+def bundle_text(bundle: Bundle, rendering: Future[bundles.Result]) -> str:
+    result = rendering.result()
+    if result.exit != 0:
         raise SystemExit(f"helm template {bundle.chart} ({bundle.profile}) failed:\n{result.stderr}")
     return result.stdout
 
@@ -121,24 +136,29 @@ def _swap(fresh: Path, target: Path) -> None:
 def _write_all(root: Path, log) -> list[Path]:
     charts_dir, rendered_dir = root / "charts", root / "rendered"
     written: list[Path] = []
-    bundles: list[Bundle] = []
-    for variant, chart in build_charts():
-        profiles = profile_files(variant.name)
-        for path in profiles:
-            check_profile(chart, path)
-        dest = charts_dir / variant.name
-        write_chart(chart, dest, profiles, variant.readme_notes)
-        written.append(dest)
-        bundles.append(Bundle(variant.name, "default", variant.name, None))
-        bundles += [Bundle(variant.name, p.stem, p.stem, dest / "profiles" / p.name) for p in profiles]
-        log(f">> synth: charts/{variant.name} ({len(profiles)} profiles)")
-    # helm processes are independent: render the bundles concurrently, write them in a fixed order.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        texts = list(pool.map(lambda bundle: render_bundle(bundle, charts_dir), bundles))
-    for bundle, text in zip(bundles, texts):
-        out = rendered_dir / bundle.chart / f"{bundle.profile}.yaml"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        written.append(out)
-        log(f">> synth: rendered/{bundle.chart}/{bundle.profile}.yaml")
+    renders: list[tuple[Bundle, Future[bundles.Result]]] = []
+    # Each chart's bundles start rendering as soon as its directory is written, so Helm works on the
+    # other core while Python builds the next chart. Results are collected and written in a fixed
+    # order; the first failing bundle, in that order, is reported.
+    renderer = bundles.renderer()
+    try:
+        for variant, chart in build_charts():
+            profiles = profile_files(variant.name)
+            for path in profiles:
+                check_profile(chart, path)
+            dest = charts_dir / variant.name
+            write_chart(chart, dest, profiles, variant.readme_notes)
+            written.append(dest)
+            chart_bundles = [Bundle(variant.name, "default", variant.name, None)]
+            chart_bundles += [Bundle(variant.name, p.stem, p.stem, dest / "profiles" / p.name) for p in profiles]
+            renders += [(bundle, renderer.submit(bundle_args(bundle, charts_dir))) for bundle in chart_bundles]
+            log(f">> synth: charts/{variant.name} ({len(profiles)} profiles)")
+        for bundle, rendering in renders:
+            out = rendered_dir / bundle.chart / f"{bundle.profile}.yaml"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(bundle_text(bundle, rendering))
+            written.append(out)
+            log(f">> synth: rendered/{bundle.chart}/{bundle.profile}.yaml by {renderer.name}")
+    finally:
+        renderer.close()
     return written

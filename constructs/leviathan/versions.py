@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-import yaml
+from . import cyaml as _cyaml
 
 __all__ = ["VERSIONS_FILE", "ImagePin", "image", "images", "built_images", "flavours"]
 
@@ -61,7 +61,7 @@ def _pin(name: str, entry: dict) -> ImagePin:
 
 @cache
 def _load(path: Path = VERSIONS_FILE) -> dict[str, ImagePin]:
-    raw = yaml.safe_load(path.read_text())["images"]
+    raw = _cyaml.safe_load(path.read_text())["images"]
     return {name: _pin(name, entry) for name, entry in raw.items()}
 
 

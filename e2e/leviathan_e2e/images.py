@@ -293,3 +293,13 @@ def pause_image(out_tar: Path | str, ref: str = PAUSE_IMAGE,
         out_tar=out_tar,
         user="65535:65535",
     )
+
+
+def build_script_main(build_image, doc: str, default_out: Path) -> None:
+    """The command line of every offline image build script (images/*/build*.py):
+    `[--out DIR]`, builds, prints the archive's path."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=default_out, help="output directory")
+    print(build_image(parser.parse_args().out).path)

@@ -39,3 +39,11 @@ def bin_dir(versions: dict[str, str] | None = None) -> Path:
         / "bin"
         / f"v{v['K8S_VERSION']}-etcd{v['ETCD_VERSION']}-coredns{v['COREDNS_VERSION']}"
     )
+
+
+def kube_router_binary(versions: dict[str, str] | None = None) -> Path:
+    """The pinned kube-router; must match ``scripts/build-kube-router --print-path``."""
+    v = versions or read_versions()
+    env = os.environ.get("LEVIATHAN_KUBE_ROUTER_CACHE")
+    root = Path(env) if env else Path.home() / ".cache" / "leviathan" / "kube-router"
+    return root / f"kube-router-v{v['KUBE_ROUTER_VERSION']}"

@@ -18,7 +18,13 @@ pytestmark = pytest.mark.e2e
 
 VALUES = sorted((REPO / "e2e" / "values").glob("*.yaml"))
 CHARTS = [path.stem for path in VALUES]
-ENGINE_PORT = {"ktransformers": 10002, "vllm": 8000}
+ENGINE_PORT = {"ktransformers": 10002, "vllm": 8000, "llamacpp": 8080, "kt-sglang": 30000}
+# A value each chart's upgrade moves (it must change the engine's args).
+UPGRADE = {"vllm": "engine.maxModelLen=16384", "llamacpp": "engine.ctxSize=8192",
+           "kt-sglang": "engine.maxTotalTokens=32768"}
+# like it gets fake GPUs: the mock engine executes no AVX512 code.
+NFD_LABELS = {"kt-sglang": ["feature.node.kubernetes.io/cpu-cpuid.AVX512F=true",
+                            "feature.node.kubernetes.io/cpu-cpuid.AVX512BW=true"]}
 # The e2e values give a 20 s startup budget (floor), probed every 2 s.
 LOAD_WITHIN_BUDGET = "8"
 LOAD_BEYOND_BUDGET = "300"
@@ -27,12 +33,16 @@ LOAD_BEYOND_BUDGET = "300"
 NO_PVC = ["storage.pvc.create=false", "storage.hostPath.path=/tmp/leviathan-e2e-unused",
           "storage.hostPath.type=DirectoryOrCreate"]
 TOO_MANY_GPUS = {"ktransformers": ["gpus.count=8", "engine.backendType=ktransformers", *NO_PVC],
-                 "vllm": ["gpus.count=8", *NO_PVC]}
+                 "vllm": ["gpus.count=8", *NO_PVC], "llamacpp": ["gpus.count=8", *NO_PVC],
+                 "kt-sglang": ["gpus.count=8", *NO_PVC]}
 
 
 @pytest.fixture
 def release(request, kubectl, namespace, mock_engine_image, fake_gpus) -> Release:
     chart = request.param
+    if chart in NFD_LABELS:
+        for node in json.loads(kubectl("get", "nodes", "-l", "!type", "-o", "json").stdout)["items"]:
+            kubectl("label", "node", node["metadata"]["name"], "--overwrite", *NFD_LABELS[chart])
     return Release(name="lev", chart=chart, namespace=namespace, kubectl=kubectl)
 
 
@@ -84,7 +94,7 @@ def test_lifecycle_install_probe_gpu_test_upgrade_rollback_uninstall(release):
     served = lambda: release.engine_pod()["spec"]["containers"][0]["args"]  # noqa: E731
     original = served()
     release.helm("upgrade", release.name, str(REPO / "charts" / chart), "--reuse-values",
-                 "--set", "engine.maxModelLen=16384" if chart == "vllm" else "engine.maxNewTokens=512",
+                 "--set", UPGRADE.get(chart, "engine.maxNewTokens=512"),
                  "--wait", "--timeout", "4m")
     upgraded = served()
     assert upgraded != original

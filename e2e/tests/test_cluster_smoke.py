@@ -121,6 +121,7 @@ def test_runtimeclass_nvidia_pod_runs(kubectl, namespace, web_image):
 PROBE_PORT = 18888
 
 
+@pytest.mark.local_backend
 def test_pod_egress_is_confined(cluster, kubectl, namespace, web_image):
     """Pods reach the node IP (198.18.0.1) but nothing outside 198.18.0.0/15.
 
@@ -160,6 +161,7 @@ def test_pod_egress_is_confined(cluster, kubectl, namespace, web_image):
         listener.wait()
 
 
+@pytest.mark.local_backend
 def test_the_hosts_network_is_untouched(cluster, kubectl, namespace, web_image):
     """With pods and Services running, the host's network namespace has exactly the Kubernetes, CNI
     and guard chains it had before the cluster started (none, on a plain host), and neither our

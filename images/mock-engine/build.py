@@ -6,8 +6,8 @@ Docker), assembled here from three local ingredients:
 
 1. ``go build`` of this folder (static, ``CGO_ENABLED=0``, stdlib only; the Go
    build cache lives in ``~/.cache/leviathan/go-build``);
-2. Debian packages (``apt-get download`` + ``dpkg-deb -x``, cached per package
-   version in ``~/.cache/leviathan/debs/``): ``busybox-static`` for ``sh`` and
+2. Debian packages (``leviathan_e2e.debian``: ``apt-get download`` + ``dpkg-deb -x``,
+   cached per package version in ``~/.cache/leviathan/debs/``): ``busybox-static`` for ``sh`` and
    ``wget`` -- the charts' ``helm test`` hook runs ``sh -c 'wget --header ...
    --post-data ...'`` -- and the real ``numactl`` with ``libnuma1`` and the
    glibc loader and libc it links against (``libc6``), so ``numactl
@@ -25,12 +25,10 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -40,9 +38,9 @@ for source_root in (REPO / "constructs", REPO / "e2e"):
         sys.path.insert(0, str(source_root))
 
 from leviathan.versions import image  # noqa: E402
-from leviathan_e2e.images import ImageArchive, busybox_image  # noqa: E402
+from leviathan_e2e.debian import CACHE, debian_package  # noqa: E402
+from leviathan_e2e.images import ImageArchive, build_script_main, busybox_image  # noqa: E402
 
-CACHE = Path(os.environ.get("LEVIATHAN_CACHE", Path.home() / ".cache" / "leviathan"))
 GO = os.environ.get("LEVIATHAN_GO", shutil.which("go") or "/usr/local/go/bin/go")
 
 #: Names the binary answers to (busybox-style multi-call), installed as symlinks. numactl is not one:
@@ -78,42 +76,6 @@ def build_binary(out_dir: Path) -> Path:
         cwd=HERE, env=env, check=True,
     )
     return binary
-
-
-def _candidate_version(package: str) -> str:
-    out = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        if line.strip().startswith("Candidate:"):
-            version = line.split(":", 1)[1].strip()
-            if version and version != "(none)":
-                return version
-    raise RuntimeError(f"apt has no candidate for {package}; run apt-get update")
-
-
-def debian_package(package: str) -> tuple[Path, str]:
-    """The files of Debian's *package* (candidate version), extracted from its .deb into the cache.
-
-    Returns (extracted root, package version). The version keys the cache, so a Debian security
-    update gives a new directory instead of a silent swap.
-    """
-    version = _candidate_version(package)
-    root = CACHE / "debs" / f"{package}_{version.replace(':', '%3a')}"
-    if (root / ".complete").exists():
-        return root, version
-    with tempfile.TemporaryDirectory() as tmp:
-        # apt warns (harmlessly) that root downloads unsandboxed; keep output for failures only.
-        fetched = subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=tmp,
-                                 capture_output=True, text=True)
-        if fetched.returncode != 0:
-            raise RuntimeError(f"apt-get download {package}={version} failed:\n{fetched.stderr}")
-        (deb,) = Path(tmp).glob(f"{package}_*.deb")
-        staging = Path(tmp) / "x"
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(staging)], check=True)
-        root.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.copytree(staging, root, symlinks=True)
-        (root / ".complete").write_text(f"{deb.name}\n")
-    return root, version
 
 
 def debian_busybox() -> tuple[Path, str]:
@@ -173,11 +135,7 @@ def build_image(out_dir: Path) -> ImageArchive:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=CACHE / "images", help="output directory")
-    args = parser.parse_args()
-    archive = build_image(args.out)
-    print(archive.path)
+    build_script_main(build_image, __doc__, CACHE / "images")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ the standard library only.
 """
 
 import argparse
+import contextlib
+import io
+import json
+import sys
+from typing import Callable
 
 
 def _action_name(action: argparse.Action) -> str:
@@ -43,3 +48,25 @@ def describe(parser: argparse.ArgumentParser) -> dict:
             options[option] = entry
     return options
 
+
+
+def run_cli(build: Callable[[], tuple[argparse.ArgumentParser, Callable[[list[str]], dict]]]) -> None:
+    """The extractors' command line. `build()` returns the engine's parser and a function that
+    parses one argv the way the engine does and returns what to report of it.
+    `describe` prints the parser's flag manifest; `parse ARGS.json` prints one verdict per argv,
+    where a refusal (SystemExit) becomes {"accepted": false, "exit": ..., "message": <stderr>}."""
+    # Engines log to stdout while importing (inside build); keep stdout for the result.
+    result, sys.stdout = sys.stdout, sys.stderr
+    parser, parse = build()
+    if sys.argv[1] == "describe":
+        json.dump(describe(parser), result, indent=1, sort_keys=True)
+        return
+    verdicts = []
+    for argv in json.load(open(sys.argv[2])):
+        messages = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(messages):
+                verdicts.append({"argv": argv, "accepted": True, **parse(argv)})
+        except SystemExit as refused:
+            verdicts.append({"argv": argv, "accepted": False, "exit": refused.code, "message": messages.getvalue()})
+    json.dump(verdicts, result, indent=1, default=str)

@@ -9,10 +9,6 @@ wheel with its own dependencies: nothing is stubbed. No GPU is needed to build o
                                                  then ServeSubcommand.validate); prints one verdict each
 """
 
-import contextlib
-import io
-import json
-import sys
 
 
 def serve_parser():
@@ -34,25 +30,17 @@ def serve_parser():
     return top, serve, command
 
 
-def main() -> None:
-    # vLLM logs to stdout; keep stdout for the result.
-    result, sys.stdout = sys.stdout, sys.stderr
+def build():
     top, serve, command = serve_parser()
-    if sys.argv[1] == "describe":
-        from parser_spec import describe
-        json.dump(describe(serve), result, indent=1, sort_keys=True)
-        return
-    verdicts = []
-    for argv in json.load(open(sys.argv[2])):
-        messages = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(messages):
-                args = top.parse_args(["serve", *argv])
-                command.validate(args)
-            verdicts.append({"argv": argv, "accepted": True, "port": args.port, "model_tag": args.model_tag})
-        except SystemExit as refused:
-            verdicts.append({"argv": argv, "accepted": False, "exit": refused.code, "message": messages.getvalue()})
-    json.dump(verdicts, result, indent=1)
+
+    def parse(argv: list[str]) -> dict:
+        args = top.parse_args(["serve", *argv])
+        command.validate(args)
+        return {"port": args.port, "model_tag": args.model_tag}
+
+    return serve, parse
+
 
 if __name__ == "__main__":
-    main()
+    from parser_spec import run_cli
+    run_cli(build)

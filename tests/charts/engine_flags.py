@@ -5,8 +5,9 @@ engine's own parser (constructs/leviathan/engines/manifests/, `flag_manifest`) i
 argparse applies it - every option must exist, a one-value option takes the next token (which may
 not look like another option), int, float and choice options get a value of that kind, and only
 the positionals the engine has may stand alone. For KTransformers the draw is also parsed by the
-server's argparse parser rebuilt from that manifest (`kt_parser`). For vLLM the real `vllm serve`
-parser runs once over every rendered command line of a sweep (`parse_with_vllm`): importing vLLM
+server's argparse parser rebuilt from that manifest (`kt_parser`). llama-server's C++ parser is
+emulated word for word (`llamacpp_errors`); the engine e2e runs the real binary. For vLLM the real `vllm serve`
+parser runs once over every rendered command line of a sweep (`parse_with_engine`): importing vLLM
 takes most of a minute, too slow for each draw.
 """
 
@@ -19,11 +20,13 @@ import re
 
 from leviathan.engines import flag_manifest
 
-from .test_engine_parsers import kt_parser, parse_with_vllm  # noqa: F401 - re-exported for the sweep
+from .test_engine_parsers import kt_parser  # noqa: F401 - re-exported for the sweep
 
 NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 # Positional arguments the engine's parser has: `vllm serve <model>`; the KTransformers server none.
-POSITIONALS = {"ktransformers": 0, "vllm": 1}
+POSITIONALS = {"ktransformers": 0, "vllm": 1, "sglang": 0}
+# The engine whose flag manifest a chart uses, where the names differ.
+ENGINE_OF_CHART = {"kt-sglang": "sglang"}
 TYPES = {"int": int, "float": float}
 
 
@@ -73,8 +76,38 @@ def manifest_errors(engine: str, argv: list[str]) -> list[str]:
     return errors
 
 
+STOI = re.compile(r"^\s*[-+]?\d+")
+
+
+def llamacpp_errors(argv: list[str]) -> list[str]:
+    """llama-server's `common_params_parse_ex`, applied to its option table: `_` becomes `-` in a
+    `--` word, the word must be an option (no `--flag=value`), an option's values are the next
+    words whatever they look like, and an int value goes through `std::stoi` (leading integer,
+    within int32)."""
+    options = flag_manifest.load("llamacpp").options
+    errors, index = [], 0
+    while index < len(argv):
+        word = argv[index]
+        index += 1
+        spec = options.get(word.replace("_", "-") if word.startswith("--") else word)
+        if spec is None:
+            errors.append(f"error: invalid argument: {word}")
+            continue
+        values = argv[index:index + spec["nargs"]]
+        index += spec["nargs"]
+        if len(values) < spec["nargs"]:
+            errors.append(f"{word}: expected value for argument")
+        elif spec["type"] == "int":
+            number = STOI.match(values[0])
+            if number is None or not -2**31 <= int(number.group()) < 2**31:
+                errors.append(f"{word}: std::stoi refuses {values[0]!r}")
+    return errors
+
+
 def engine_flag_errors(engine: str, argv: list[str]) -> list[str]:
     """Reasons the engine's parser would refuse `argv` (empty when it parses)."""
+    if engine == "llamacpp":
+        return llamacpp_errors(argv)
     errors = manifest_errors(engine, argv)
     if engine == "ktransformers" and not errors:
         stderr = io.StringIO()

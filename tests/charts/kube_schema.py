@@ -12,6 +12,8 @@ import kubernetes_validate
 from kubernetes_validate.utils import schema_contents
 from referencing import Registry, Resource
 
+from . import openshift_schema
+
 VERSION = "1.34.0"
 
 
@@ -26,8 +28,12 @@ def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator:
 
 
 def validate_strict(manifest: dict) -> None:
-    """Raise kubernetes_validate.ValidationError, exactly like `validate(manifest, 1.34, strict=True)`."""
+    """Raise kubernetes_validate.ValidationError, exactly like `validate(manifest, 1.34, strict=True)`.
+    OpenShift kinds are validated against openshift/api's CRD schemas instead (openshift_schema.py)."""
     try:
+        if openshift_schema.is_openshift_kind(manifest):
+            openshift_schema.validate(manifest)
+            return
         _validator(manifest["kind"], manifest["apiVersion"]).validate(manifest)
     except jsonschema.ValidationError as error:
         raise kubernetes_validate.ValidationError(error, version="1.34") from error

@@ -14,12 +14,14 @@ import pytest
 import yaml
 
 from . import api_server_rules
+from .kube_schema import validate_strict
 from .conftest import CHART_NAMES, docs, engine_container
 
 # Helm accepts a release name of at most 53 characters matching a DNS subdomain (dots included).
 RELEASES = ["a", "1abc", "a.b", "9" * 53, "x" * 53, "a" * 51 + ".b", "ktransformers", "vllm", "a-b.c-d",
             "z" * 45 + ".12345.7"]
-EVERY_OBJECT = {"ktransformers": ["gpus.count=2", "engine.backendType=ktransformers"], "vllm": []}
+EVERY_OBJECT = {"ktransformers": ["gpus.count=2", "engine.backendType=ktransformers"], "vllm": [],
+                "llamacpp": ["platform=openshift"], "kt-sglang": ["download.nodeSelector.pool=cpu"]}
 
 
 @pytest.mark.parametrize("release", RELEASES)
@@ -29,7 +31,7 @@ def test_generated_names_are_valid_for_any_release_name(helm, charts_dir, chart,
                       *[arg for item in EVERY_OBJECT[chart] for arg in ("--set", item)])
     assert result.returncode == 0, result.stderr
     for manifest in docs(result.stdout):
-        kubernetes_validate.validate(manifest, "1.34.0", strict=True)
+        validate_strict(manifest)
         assert not api_server_rules.errors(manifest), (manifest["kind"], api_server_rules.errors(manifest))
 
 

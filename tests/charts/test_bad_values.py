@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from .conftest import CHART_NAMES
 
@@ -53,6 +54,13 @@ SCHEMA_CASES = [
     ("vllm", {"model.id": "-x"}, "model/id"),
     ("vllm", {"engine.quantization": "--fp8"}, "engine/quantization"),
     ("ktransformers", {"engine.optimizeConfigPath": "-rules.yaml"}, "engine/optimizeConfigPath"),
+    ("kt-sglang", {"cpu.isa": "arm"}, "cpu/isa"),
+    ("kt-sglang", {"cpu.method": "AMX_INT4"}, "cpu/method"),
+    ("kt-sglang", {"image.tag": "latest"}, "image/tag"),
+    # the Hub endpoint: an http(s) URL, without credentials (the token lives in its Secret)
+    ("ktransformers", {"download.endpoint": "hf-mirror.example.com"}, "download/endpoint"),
+    ("ktransformers", {"download.endpoint": "https://user:pass@hf.example.com"}, "download/endpoint"),
+    ("ktransformers", {"download.endpoint": "https://hf.example.com\nHF_TOKEN=x"}, "download/endpoint"),
 ]
 
 CROSS_FIELD_CASES = [
@@ -90,6 +98,21 @@ CROSS_FIELD_CASES = [
     ("ktransformers", {"engine.extraArgs": [""]}, 'engine.extraArgs[0]: "" is not a flag'),
     ("ktransformers", {"engine.extraArgs": ["--page_size"]}, 'the last flag, "--page_size", needs a value'),
     ("vllm", {"engine.extraArgs": ["--max-num-seqs", "x"]}, '"--max-num-seqs" takes an integer, not "x"'),
+    # kt-sglang: cpu.isa selects method, image and affinity together; values set alone may not contradict it
+    ("kt-sglang", {"cpu.method": "AMXINT4"}, "cpu.method=AMXINT4 needs Intel AMX, but cpu.isa=avx512"),
+    ("kt-sglang", {"cpu.isa": "amx", "cpu.method": "RAWINT4"}, "cpu.method=RAWINT4 is an AVX512 method, but cpu.isa=amx"),
+    ("kt-sglang", {"image.tag": "0.7.2-cu128-amx"}, "image.tag=0.7.2-cu128-amx does not match cpu.isa=avx512"),
+    ("kt-sglang", {"cpu.isa": "amx", "model.cpuWeights.repo": "o/w", "image.tag": "0.7.2-cu128-avx512"},
+     "image.tag=0.7.2-cu128-avx512 does not match cpu.isa=amx"),
+    ("kt-sglang", {"cpu.isa": "amx"}, "model.cpuWeights.repo is empty"),
+    ("kt-sglang", {"resources.memory.limitGiB": 480},
+     "resources.memory.limitGiB=480 is below the 555 GiB of weights + 48 GiB overhead"),
+    ("kt-sglang", {"cpu.ktCpuinfer": 96}, "cpu.ktCpuinfer=96 expert threads exceed resources.cpu.limit=64"),
+    ("kt-sglang", {"cpu.numaNodes": 8, "cpu.ktCpuinfer": 4}, "every pool needs at least one thread"),
+    ("kt-sglang", {"gpus.count": 1}, "engine.tensorParallelSize=2 needs that many GPUs, but gpus.count=1"),
+    ("kt-sglang", {"resources.shmGiB": 1}, "resources.shmGiB=1 is too small for tensorParallelSize=2"),
+    ("kt-sglang", {"storage.hostPath.path": "/m", "storage.pvc.create": False, "nodeName": "n",
+                   "download.nodeSelector": {"pool": "cpu"}}, "download.nodeSelector places the Job on other nodes"),
 ]
 
 TOKEN = "hf_QmVyeVNlY3JldFRva2VuVGhhdE11c3ROZXZlckxlYWs"
@@ -153,8 +176,19 @@ def test_a_token_pasted_as_a_secret_reference_fails_without_being_printed(reques
 
 @pytest.mark.parametrize("chart", CHART_NAMES)
 def test_a_real_secret_reference_is_accepted(helm, charts_dir, chart):
-    path = "download.hfTokenSecret" if chart == "ktransformers" else "model.hfTokenSecret"
+    path = "download.hfTokenSecret" if chart in ("ktransformers", "llamacpp", "kt-sglang") else "model.hfTokenSecret"
     result = helm.run("template", "t", str(charts_dir / chart), "--set", f"{path}.name=hf-token.v2",
                       "--set", f"{path}.key=HF_TOKEN.v2")
     assert result.returncode == 0, result.stderr
     assert 'name: "hf-token.v2"' in result.stdout and 'key: "HF_TOKEN.v2"' in result.stdout
+
+
+@pytest.mark.parametrize("endpoint", ["https://hf.example.com", "http://fake-hub.ns.svc:8080/api/hf/"])
+def test_the_hub_endpoint_reaches_the_download_job_as_hf_endpoint(helm, charts_dir, endpoint):
+    def job_env(*args: str) -> dict:
+        out = helm.run("template", "t", str(charts_dir / "ktransformers"), *args, check=True).stdout
+        (job,) = [d for d in yaml.safe_load_all(out) if d and d["kind"] == "Job"]
+        return {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    assert "HF_ENDPOINT" not in job_env()  # huggingface_hub's own default: https://huggingface.co
+    assert job_env("--set-string", f"download.endpoint={endpoint}")["HF_ENDPOINT"] == endpoint

@@ -77,6 +77,9 @@ def extra(helm, charts_dir, chart, args, field="extraArgs", check=False):
     ("vllm", ["-tp", "2"], '"-tp" is already set by the chart from engine.tensorParallelSize'),
     ("vllm", ["--kv-cache-dtype", "fp8", "--gpu-split", "1"],
      'engine.extraArgs[2]: "--gpu-split" is not a flag of vllm 0.14.1'),
+    ("kt-sglang", ["--kt-amx-method", "AMXINT4"], 'engine.extraArgs[0]: "--kt-amx-method" is not a flag of sglang 0.7.2'),
+    ("kt-sglang", ["--tp-size", "4"], '"--tp-size" is already set by the chart from engine.tensorParallelSize'),
+    ("kt-sglang", ["--kt-method", "FP8"], '"--kt-method" is already set by the chart from cpu.isa, cpu.method'),
 ])
 def test_extra_args_refuse_unknown_and_owned_flags(helm, charts_dir, chart, args, problem):
     result = extra(helm, charts_dir, chart, args)

@@ -36,11 +36,28 @@ def bundle_args(chart: str) -> list[tuple[str, list[str]]]:
     return found
 
 
-@pytest.fixture(scope="session")
-def vllm_python() -> str:
-    result = subprocess.run([str(ENGINE_FLAGS), "venv", "vllm"], capture_output=True, text=True)
+def engine_python(engine: str) -> str:
+    """The interpreter of the pinned engine environment (`scripts/engine-flags venv ENGINE`, built once)."""
+    result = subprocess.run([str(ENGINE_FLAGS), "venv", engine], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+def parse_with_engine(python: str, engine: str, argvs: list[list[str]], work) -> list[dict]:
+    """The engine's real parser over many command lines at once (one engine import): one verdict
+    per argv, from scripts/engine_flags/<engine>_parser.py."""
+    (work / "argvs.json").write_text(json.dumps(argvs))
+    result = subprocess.run([python, str(ROOT / "scripts" / "engine_flags" / f"{engine}_parser.py"), "parse",
+                             str(work / "argvs.json")], capture_output=True, text=True,
+                            env={"PYTHONPATH": str(ROOT / "scripts" / "engine_flags"), "PATH": "/usr/bin:/bin",
+                                 "HOME": str(work)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> str:
+    return engine_python("vllm")
 
 
 SEED_FLAG = ["/models/m", "--gpu-split", "90000,30000"]
@@ -55,18 +72,7 @@ def vllm_verdicts(vllm_python, helm, charts_dir, tmp_path_factory) -> list[dict]
                                                      "engine.trustRemoteCode=true", "engine.quantization=awq"])
     argvs.append(engine_container(docs(extra.stdout))["args"])
     argvs.append(SEED_FLAG)
-    return parse_with_vllm(vllm_python, argvs, tmp_path_factory.mktemp("vllm-parse"))
-
-
-def parse_with_vllm(vllm_python: str, argvs: list[list[str]], work) -> list[dict]:
-    """vLLM's real `vllm serve` parser over many command lines at once (one vLLM import)."""
-    (work / "argvs.json").write_text(json.dumps(argvs))
-    result = subprocess.run([vllm_python, str(ROOT / "scripts" / "engine_flags" / "vllm_parser.py"), "parse",
-                             str(work / "argvs.json")], capture_output=True, text=True,
-                            env={"PYTHONPATH": str(ROOT / "scripts" / "engine_flags"), "PATH": "/usr/bin:/bin",
-                                 "HOME": str(work)})
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
+    return parse_with_engine(vllm_python, "vllm", argvs, tmp_path_factory.mktemp("vllm-parse"))
 
 
 def test_vllm_accepts_every_rendered_command_line(vllm_verdicts):

@@ -9,7 +9,10 @@ import yaml
 from leviathan import versions
 from leviathan.synth import ROOT
 
-from .conftest import CHART_NAMES, docs, profiles
+from .conftest import CHART_NAMES, docs, engine_container, profiles
+
+# Charts whose default image tag follows a value: the pin of the default flavour (kt-sglang: cpu.isa=avx512).
+FLAVOURED = {"kt-sglang": "kt-sglang-avx512"}
 
 CASES = [(chart, None) for chart in CHART_NAMES] + [
     (chart, profile) for chart in CHART_NAMES for profile in profiles(chart)]
@@ -48,6 +51,10 @@ def test_helm3_renders_the_same_manifests(helm, helm3, charts_dir, chart, profil
         charts_dir / chart, values=values).stdout
 
 
+# Chart -> its default engine image in images/versions.yaml, where the names differ (image flavours).
+ENGINE_IMAGE = {"llamacpp": "llama-cpp-cuda", **FLAVOURED}
+
+
 @pytest.mark.parametrize("chart", CHART_NAMES)
 def test_chart_yaml_pins_the_engine_version(charts_dir, chart):
     meta = yaml.safe_load((charts_dir / chart / "Chart.yaml").read_text())
@@ -55,15 +62,19 @@ def test_chart_yaml_pins_the_engine_version(charts_dir, chart):
     assert meta["kubeVersion"] == ">=1.30.0-0"
     major, minor, patch = (int(part) for part in meta["version"].split("."))
     assert (major, minor, patch) >= (0, 1, 0)
-    assert meta["appVersion"] == versions.image(chart).app_version
+    assert meta["appVersion"] == versions.image(ENGINE_IMAGE.get(chart, chart)).app_version
 
 
 @pytest.mark.parametrize("chart", CHART_NAMES)
-def test_default_image_is_the_pinned_build(charts_dir, chart):
+def test_default_image_is_the_pinned_build(helm, charts_dir, chart):
     """A chart's default engine image must be exactly the pin in images/versions.yaml."""
     values = yaml.safe_load((charts_dir / chart / "values.yaml").read_text())
-    pin = versions.image(chart)
-    assert (values["image"]["repository"], values["image"]["tag"]) == (pin.repository, pin.tag)
+    pin = versions.image(ENGINE_IMAGE.get(chart, chart))
+    if chart in FLAVOURED:  # empty tag: the pinned build of the flavour the values select
+        assert (values["image"]["repository"], values["image"]["tag"]) == (pin.repository, "")
+        assert engine_container(docs(helm.template(charts_dir / chart).stdout))["image"] == pin.ref
+    else:
+        assert (values["image"]["repository"], values["image"]["tag"]) == (pin.repository, pin.tag)
     helper = versions.image("test-client")
     assert (values["helperImage"]["repository"], values["helperImage"]["tag"]) == (helper.repository, helper.tag)
     if "download" in values:

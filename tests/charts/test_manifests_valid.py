@@ -11,6 +11,7 @@ import pytest
 from leviathan.synth import ROOT
 
 from . import api_server_rules
+from .kube_schema import validate_strict
 from .conftest import docs
 
 BUNDLES = sorted((ROOT / "rendered").rglob("*.yaml"))
@@ -23,14 +24,14 @@ def test_bundle_validates_against_kubernetes_1_34(bundle):
     manifests = docs(bundle.read_text())
     assert manifests
     for manifest in manifests:
-        kubernetes_validate.validate(manifest, "1.34.0", strict=True)
+        validate_strict(manifest)
         assert not api_server_rules.errors(manifest), api_server_rules.errors(manifest)
 
 
 @pytest.mark.parametrize("values", E2E_VALUES, ids=lambda p: p.stem)
 def test_e2e_values_render_valid_manifests(helm, charts_dir, values):
     for manifest in docs(helm.template(charts_dir / values.stem, values=[values]).stdout):
-        kubernetes_validate.validate(manifest, "1.34.0", strict=True)
+        validate_strict(manifest)
         assert not api_server_rules.errors(manifest), api_server_rules.errors(manifest)
 
 

@@ -12,7 +12,8 @@ from .conftest import CHART_NAMES, docs, find, profiles
 from .pod_security import pod_spec, restricted_violations
 
 # Every pod the chart can create: the download Job, the optimize-rule mount and the helm test pod.
-EVERY_POD = {"ktransformers": ["gpus.count=2", "engine.backendType=ktransformers"], "vllm": []}
+EVERY_POD = {"ktransformers": ["gpus.count=2", "engine.backendType=ktransformers"], "vllm": [], "llamacpp": [],
+             "kt-sglang": ["download.nodeSelector.pool=cpu"]}
 
 
 @pytest.mark.parametrize("chart", CHART_NAMES)

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import difflib
 import shutil
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from leviathan import synth as synth_module
+from leviathan.helm import bundles
 from leviathan.synth import ROOT, synth
 
-HELM_TOP_LEVEL = {"Chart.yaml", "values.yaml", "values.schema.json", "README.md", ".helmignore"}
+# LICENSE and CHANGELOG.md: Helm's conventional chart files, packaged for users (Artifact Hub shows them).
+HELM_TOP_LEVEL = {"Chart.yaml", "values.yaml", "values.schema.json", "README.md", ".helmignore", "LICENSE", "CHANGELOG.md"}
 
 
 def tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_two_synths_are_byte_identical(synth_root, tmp_path):
+def test_two_synths_are_byte_identical(synth_root, tmp_path, monkeypatch):
+    """The second one renders the bundles with the helm binary, one process each (synth's renderer
+    when helm-batch is not built), so this also proves both renderers write the same."""
+    monkeypatch.setenv("LEVIATHAN_HELM_BATCH", "0")
+    renderer = bundles.renderer()
+    renderer.close()
+    assert isinstance(renderer, bundles.HelmProcesses)
     synth(tmp_path, log=lambda *_: None)
     for part in ("charts", "rendered"):
         first, second = tree(synth_root / part), tree(tmp_path / part)
@@ -70,17 +79,24 @@ def test_a_failing_synth_leaves_the_previous_output_untouched(synth_root, tmp_pa
     for part in ("charts", "rendered"):
         shutil.copytree(synth_root / part, tmp_path / part)
     before = {part: tree(tmp_path / part) for part in ("charts", "rendered")}
-    real_render, calls = synth_module.render_bundle, []
+    real_text, calls = synth_module.bundle_text, []
 
-    def fail_on_the_second_bundle(bundle, charts_dir):
+    def fail_on_the_second_bundle(bundle, rendering):
         calls.append(bundle)
         if len(calls) == 2:
-            raise SystemExit("helm template failed")
-        return real_render(bundle, charts_dir)
+            return real_text(bundle, _failed())
+        return real_text(bundle, rendering)
 
-    monkeypatch.setattr(synth_module, "render_bundle", fail_on_the_second_bundle)
+    monkeypatch.setattr(synth_module, "bundle_text", fail_on_the_second_bundle)
     with pytest.raises(SystemExit):
         synth(tmp_path, log=lambda *_: None)
     assert len(calls) >= 2
     assert {part: tree(tmp_path / part) for part in ("charts", "rendered")} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "rendered"], "staging left behind"
+
+
+def _failed() -> Future:
+    """A rendering on which helm failed."""
+    failed = Future()
+    failed.set_result(bundles.Result("", "Error: injected failure", 1))
+    return failed

@@ -31,6 +31,8 @@ MULTI_GPU = {"gpus.count": 2, "engine.backendType": "ktransformers"}
 # A hostPath store must be pinned to one node (rule storage.hostPath.node).
 HOST_PATH = {"storage.hostPath.path": "/data", "storage.pvc.create": False, "nodeName": "node-a"}
 
+AMX_WEIGHTS = {"cpu.isa": "amx", "model.cpuWeights.repo": "org/a"}
+
 SHARED: dict[str, Move] = {
     "service.nodePort": Move(30123, {"service.type": "NodePort"}),
     "storage.hostPath.path": Move("/data/b", {**HOST_PATH, "storage.hostPath.path": "/data/a"}),
@@ -46,6 +48,7 @@ SHARED: dict[str, Move] = {
     "helperImage.digest": Move("sha256:" + "b" * 64),
     "download.image.digest": Move("sha256:" + "c" * 64),
     "download.hfTokenSecret.key": Move("TOKEN", {"download.hfTokenSecret.name": "hf"}),
+    "download.endpoint": Move("https://hf.example.com"),
     "model.hfTokenSecret.key": Move("TOKEN", {"model.hfTokenSecret.name": "hf"}),
     "storage.mountPath": Move("/weights"),
     "gpus.resourceName": Move("amd.com/gpu"),
@@ -76,6 +79,37 @@ PER_CHART: dict[str, dict[str, Move]] = {
         "engine.quantization": Move("awq"),
         "engine.extraArgs": Move(["--kv-cache-dtype", "fp8"]),
         "model.sizeGiB": Move(50, BUDGET_ACTIVE),
+    },
+    "llamacpp": {
+        "model.quant": Move("UD-Q2_K_XL", {"resources.memory.limitGiB": 400, "model.shards": 8}),
+        "model.file": Move("other.gguf"),
+        "engine.gpuLayers": Move("40"),
+        "engine.overrideTensor": Move(".ffn_.*_exps.=CUDA0"),
+        "engine.nCpuMoe": Move(10, {"engine.overrideTensor": ""}),
+        "engine.loadMode": Move("mmap"),
+        "engine.flashAttn": Move("on"),
+        "engine.extraArgs": Move(["--seed", "3407"]),
+        "engine.apiKeySecret.key": Move("KEY", {"engine.apiKeySecret.name": "llama-key"}),
+        "storage.pvc.sizeGiB": Move(400),
+        "platform": Move("openshift"),
+        **{path: Move(to, {"platform": "openshift"}) for path, to in (
+            ("openshift.route.enabled", False), ("openshift.route.host", "kimi.apps.example.com"),
+            ("openshift.route.timeout", "10m"), ("openshift.networkPolicies.enabled", False),
+            ("openshift.networkPolicies.dnsNamespace", "dns"))},
+    },
+    "kt-sglang": {
+        # AMX methods read converted weights, which the Job downloads only from a named repository.
+        "cpu.isa": Move("amx", extra={"model.cpuWeights.repo": "org/cpu-weights"}),
+        "cpu.method": Move("FP8"),
+        "model.cpuWeights.repo": Move("org/b", AMX_WEIGHTS),
+        "model.cpuWeights.revision": Move("v2", AMX_WEIGHTS),
+        "model.cpuWeights.dir": Move("converted", AMX_WEIGHTS),
+        "engine.tensorParallelSize": Move(1),
+        "engine.extraArgs": Move(["--enable-mixed-chunk"]),
+        "resources.cpu.limit": Move(100),
+        "resources.cpu.request": Move(32),
+        "download.tolerations": Move([{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                                     {"download.nodeSelector": {"accelerator": "nvidia-rtx-2080ti"}}),
     },
 }
 

@@ -21,13 +21,16 @@ from hypothesis import HealthCheck, given, settings
 
 from . import api_server_rules
 from .conftest import CHART_NAMES, docs, engine_container
-from .engine_flags import engine_flag_errors, parse_with_vllm
+from .engine_flags import ENGINE_OF_CHART, engine_flag_errors
 from .kube_schema import validate_strict
 from .schema_strategies import Draw, draws, schema_paths
-from .test_engine_parsers import vllm_python  # noqa: F401 - the pinned vLLM environment (fixture)
+from .test_engine_parsers import parse_with_engine, vllm_python  # noqa: F401 - the pinned vLLM environment (fixture)
+from .test_sglang_parser import sglang_python  # noqa: F401 - sglang-kt's environment (fixture)
 
 EXAMPLES = int(os.environ.get("LEVIATHAN_FUZZ_EXAMPLES", "90"))
 RANDOM = os.environ.get("LEVIATHAN_FUZZ_RANDOM") == "1"
+# Charts whose sweep is also parsed by the engine's real parser: (engine environment, engine name).
+REAL_PARSER = {"vllm": ("vllm", "vLLM"), "kt-sglang": ("sglang", "sglang-kt")}
 # What Helm's own errors say when it refuses input before any template runs.
 REFUSALS = ("values don't meet the specifications of the schema", "VALUES VALIDATION:")
 # A Go printf error in the output ("%!d(string=x)", "%!s(MISSING)"), not a user's literal "%!".
@@ -47,7 +50,7 @@ class Sweep:
         self.helm, self.chart_dir, self.values = helm, chart_dir, tmp_path / "values.json"
         self.schema = json.loads((chart_dir / "values.schema.json").read_text())
         self.paths = schema_paths(self.schema)
-        self.engine = chart_dir.name
+        self.engine = ENGINE_OF_CHART.get(chart_dir.name, chart_dir.name)
         self.stats = {"draws": 0, "rendered": 0, "refused": 0}
         # rendered command lines, with the draw that made them, for the batch run of vLLM's parser
         self.argvs: list[tuple[list[str], str]] = []
@@ -102,7 +105,9 @@ def test_accepted_values_render_valid_manifests(request, helm, charts_dir, tmp_p
     STATS[chart] = {**sweep.stats, "seconds": round(time.perf_counter() - started, 1)}
     print(f"\n{chart}: {STATS[chart]}")
     assert sweep.stats["rendered"] >= sweep.stats["draws"] // 5, f"too few draws render: {sweep.stats}"
-    if chart == "vllm":
-        verdicts = parse_with_vllm(request.getfixturevalue("vllm_python"), [argv for argv, _ in sweep.argvs], tmp_path)
+    if chart in REAL_PARSER:
+        engine, name = REAL_PARSER[chart]
+        verdicts = parse_with_engine(request.getfixturevalue(f"{engine}_python"), engine,
+                                     [argv for argv, _ in sweep.argvs], tmp_path)
         for verdict, (_, context) in zip(verdicts, sweep.argvs):
-            assert verdict["accepted"], f"vLLM's own parser refuses: {verdict}\n{context}"
+            assert verdict["accepted"], f"{name}'s own parser refuses: {verdict}\n{context}"

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def test_versions_env_pins_and_matches_build_script():
     out = subprocess.run([str(ROOT / "scripts" / "build-k8s"), "--print-dir"],
                          capture_output=True, text=True, check=True).stdout.strip()
     assert Path(out) == versions.bin_dir(v)
+    out = subprocess.run([str(ROOT / "scripts" / "build-kube-router"), "--print-path"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out) == versions.kube_router_binary(v) and out.endswith(f"kube-router-v{v['KUBE_ROUTER_VERSION']}")
 
 
 def test_versions_env_is_shell_sourceable():
@@ -220,6 +224,29 @@ def test_kube_proxy_config_leaves_host_conntrack_alone(cfg, tmp_path):
     assert c["iptables"]["localhostNodePorts"] is False
 
 
+def test_kube_router_runs_only_its_policy_controller_with_flags_it_has(cfg, tmp_path):
+    """Every flag is one the pinned binary's own --help lists (built, or reused, by the script)."""
+    args = local.render_kube_router_args(cfg, tmp_path / "kc")
+    assert {"--run-firewall=true", "--run-router=false", "--run-service-proxy=false"} <= set(args)
+    assert f"--service-cluster-ip-range={cfg.service_cidr}" in args and f"--hostname-override={cfg.node_name}" in args
+    build = subprocess.run([str(ROOT / "scripts" / "build-kube-router")], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
+    helped = subprocess.run([str(versions.kube_router_binary()), "--help"], capture_output=True, text=True)
+    usage = helped.stdout + helped.stderr  # pflag prints the usage on stderr
+    listed = {word.rstrip(",") for line in usage.splitlines() for word in line.split() if word.startswith("--")}
+    assert {arg.split("=", 1)[0] for arg in args} <= listed, sorted(listed)
+
+
+def test_preflight_names_a_missing_kube_router(tmp_path):
+    cfg = local.LocalConfig(name="unit", run_dir=tmp_path / "run", bin_dir=tmp_path / "bin",
+                            kubelet_root=tmp_path / "kubelet", kube_router=tmp_path / "no-kube-router")
+    assert any("scripts/build-kube-router" in p for p in local.LocalBackend(cfg).preflight())
+    off = local.LocalConfig(name="unit", run_dir=tmp_path / "run", bin_dir=tmp_path / "bin",
+                            kubelet_root=tmp_path / "kubelet", kube_router=tmp_path / "no-kube-router",
+                            network_policy=False)
+    assert not any("kube-router" in p for p in local.LocalBackend(off).preflight())
+
+
 def test_guard_rules_drop_everything_but_test_net(cfg):
     rules = [" ".join([b, *a]) for b, a in local.guard_rules(cfg)]
     assert f"iptables -t raw -A {local.CHAIN_RAW} -d 198.18.0.0/15 -j RETURN" in rules
@@ -272,6 +299,16 @@ def test_kubectl_runs_without_the_callers_proxy(monkeypatch, tmp_path):
     assert "proxy.invalid" not in out and "KUBECONFIG" not in out.split("=")[0]
 
 
+def test_kubectl_output_that_is_not_utf8_does_not_crash_the_caller(tmp_path):
+    """`kubectl logs` of an engine can carry raw token bytes; the diagnostics must still be read."""
+    from leviathan_e2e.backends.base import Kubectl
+
+    fake = tmp_path / "kubectl"
+    fake.write_text("#!/bin/sh\nprintf 'piece \\377\\376 done'\n")
+    fake.chmod(0o755)
+    assert Kubectl(tmp_path / "kc", binary=str(fake))("logs", "pod").stdout == "piece \ufffd\ufffd done"
+
+
 def test_supervisor_records_before_waiting_and_a_fresh_one_stops_it(tmp_path, monkeypatch):
     """A run killed right after starting a process leaves a record another process can act on."""
     from leviathan_e2e.supervisor import Supervisor, alive
@@ -295,6 +332,12 @@ def test_sweep_finds_unrecorded_processes_that_name_the_run_dir(tmp_path):
     run_dir = tmp_path / "leviathan-e2e-sweep"
     proc = subprocess.Popen(["sh", "-c", "sleep 60", f"{run_dir}/marker"])
     try:
+        # Until the child has exec'd sh, /proc/<pid>/cmdline is still pytest's: wait for the exec.
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        for _ in range(200):
+            if str(run_dir).encode() in cmdline.read_bytes():
+                break
+            time.sleep(0.01)
         found = processes_of_run(None, [f"{run_dir}/"])
         assert proc.pid in found
         # a sibling run's dir is not ours

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 
@@ -10,15 +9,13 @@ import yaml
 
 from leviathan import versions
 from tests.images.dockerfile import IMAGES
+from tests.images.image_scripts import load_image_script
 
 BAKE = IMAGES / "docker-bake.hcl"
 
 
 def _renderer():
-    spec = importlib.util.spec_from_file_location("render_bake", IMAGES / "render_bake.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_image_script("render_bake.py")
 
 
 def _targets(text: str) -> dict[str, str]:

@@ -22,7 +22,8 @@ PREPROCESSED = {"vllm": {"-O"}}
 def mock_table(function: str) -> list[tuple[str, str]]:
     source = ENGINES_GO.read_text()
     body = source[source.index(f"func {function}() *engine"):]
-    body = body[body.index("flags := []flagSpec{"):body.index("\n\t}\n")]
+    body = body[body.index("flags := []flagSpec{"):]  # after any helper closures
+    body = body[:body.index("\n\t}\n")]
     table = []
     for kind, names in re.findall(r'opt\("[^"]+",\s*(\w+),\s*\w+,\s*([^)]*)\)', body):
         table += [(name, kind) for name in re.findall(r'"([^"]+)"', names)]
@@ -30,7 +31,8 @@ def mock_table(function: str) -> list[tuple[str, str]]:
     return table
 
 
-@pytest.mark.parametrize(("engine", "function"), [("ktransformers", "ktransformersEngine"), ("vllm", "vllmEngine")])
+@pytest.mark.parametrize(("engine", "function"), [("ktransformers", "ktransformersEngine"), ("vllm", "vllmEngine"),
+                                                ("llamacpp", "llamaEngine"), ("sglang", "sglangEngine")])
 def test_mock_flags_exist_in_the_real_parser_with_the_same_arity(engine, function):
     options = flag_manifest.load(engine).options
     for name, kind in mock_table(function):

@@ -8,14 +8,12 @@ With a containerd on this host, it is also imported and run for real.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import os
 import re
 import shutil
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
@@ -24,33 +22,24 @@ import yaml
 
 from leviathan.versions import image
 
+from .image_scripts import load_image_script, read_image_archive
+
 REPO = Path(__file__).resolve().parents[2]
 MOCK_DIR = REPO / "images" / "mock-engine"
 VERSIONS = REPO / "images" / "versions.yaml"
 ENGINE_NAMES = ("ktransformers", "vllm", "llama-server", "python3", "python")
 
 
-def _build_module():
-    spec = importlib.util.spec_from_file_location("mock_engine_build", MOCK_DIR / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
-    return _build_module().build_image(tmp_path_factory.mktemp("mock-image"))
+    return load_image_script("mock-engine/build.py").build_image(tmp_path_factory.mktemp("mock-image"))
 
 
 @pytest.fixture(scope="module")
 def unpacked(archive):
-    with tarfile.open(archive.path) as outer:
-        members = {m.name: outer.extractfile(m).read() for m in outer.getmembers() if m.isfile()}
-    manifest = json.loads(members["manifest.json"])
-    config = json.loads(members[manifest[0]["Config"]])
-    layer_bytes = members[manifest[0]["Layers"][0]]
-    layer = tarfile.open(fileobj=io.BytesIO(layer_bytes))
-    return manifest, config, layer_bytes, {m.name: m for m in layer.getmembers()}, layer
+    image = read_image_archive(archive.path)
+    return (image.manifest, image.config, image.layer_bytes, {m.name: m for m in image.layer.getmembers()},
+            image.layer)
 
 
 def test_go_module_needs_nothing_but_the_stdlib():
@@ -132,7 +121,7 @@ def test_layer_is_sorted_with_fixed_mtimes(unpacked):
 
 
 def test_build_is_reproducible(archive, tmp_path):
-    again = _build_module().build_image(tmp_path)
+    again = load_image_script("mock-engine/build.py").build_image(tmp_path)
     assert again.image_id == archive.image_id
     assert again.path.read_bytes() == archive.path.read_bytes()
 

@@ -9,12 +9,18 @@ Large files behave like the real Hub: HEAD /resolve answers 302 to another host 
 `127.0.0.1`) with X-Linked-Etag/X-Linked-Size, so huggingface_hub takes size and etag from the redirect and
 the client must drop the Authorization header at the CDN. No Xet headers are ever sent, so no Xet path is used.
 Every request is recorded so tests can assert on methods, paths, Range and Authorization headers.
+
+Run as a program (``python fake_hf_hub.py --port 8080 --url ... --cdn-url ...``) it serves the DeepSeek GGUF and
+config repos on all interfaces: the e2e suite runs it as a pod behind two Services (hub and "CDN" names), and
+reads the recorded requests back from ``GET /_fake/requests``.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+import os
 import random
 import re
 import threading
@@ -27,6 +33,8 @@ from urllib.parse import unquote, urlsplit
 
 DEEPSEEK_REPO = "unsloth/DeepSeek-V3-GGUF"
 DEEPSEEK_COMMIT = "a" * 40
+DEEPSEEK_CONFIG_REPO = "deepseek-ai/DeepSeek-V3"
+DEEPSEEK_CONFIG_COMMIT = "c" * 40
 LFS_SUFFIXES = (".gguf", ".safetensors")
 
 
@@ -71,6 +79,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # lower-cased names
     bytes_sent: int = 0
+    status: int = 0
 
 
 @dataclass
@@ -84,14 +93,17 @@ class FakeHub:
     stall_after_bytes: int | None = None
     unstall: threading.Event = field(default_factory=threading.Event)
     port: int = 0
+    # How clients reach the hub and its "CDN" (two host names of one server); default: loopback.
+    public_url: str | None = None
+    public_cdn_url: str | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.public_url or f"http://127.0.0.1:{self.port}"
 
     @property
     def cdn_url(self) -> str:
-        return f"http://localhost:{self.port}"
+        return self.public_cdn_url or f"http://localhost:{self.port}"
 
     def add_repo(self, repo_id: str, commit: str, files: dict[str, bytes]) -> FakeRepo:
         self.repos[repo_id] = FakeRepo(repo_id, commit, files)
@@ -121,9 +133,19 @@ class FakeHubHandler(BaseHTTPRequestHandler):
     def do_HEAD(self):
         self._handle("HEAD")
 
+    def send_response(self, code, message=None):
+        record = getattr(self, "record", None)  # this request's (one handler per connection)
+        if record is not None and record.status == 0:
+            record.status = code
+        super().send_response(code, message)
+
     def _handle(self, method: str) -> None:
+        self.record = None
+        if urlsplit(self.path).path == "/_fake/requests":
+            return self._serve_recorded()
         record = RecordedRequest(method, urlsplit(self.path).path, {k.lower(): v for k, v in self.headers.items()})
         self.hub.requests.append(record)
+        self.record = record
         path = unquote(record.path)
         if match := self.CDN_RE.match(path):
             return self._serve_cdn(match, record)
@@ -134,6 +156,20 @@ class FakeHubHandler(BaseHTTPRequestHandler):
         if match := self.RESOLVE_RE.match(path):
             return self._serve_resolve(match, record)
         self._error(404)
+
+    def _serve_recorded(self) -> None:
+        """What the hub saw, for tests that cannot reach into this process: no header values, only facts."""
+        body = json.dumps([
+            {"method": r.method, "path": r.path, "status": r.status, "range": r.headers.get("range"),
+             "authorization": ("none" if "authorization" not in r.headers else
+                               "token" if self._authorized(r) else "other")}
+            for r in list(self.hub.requests)
+        ]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _authorized(self, record: RecordedRequest) -> bool:
         if self.hub.required_token is None:
@@ -247,10 +283,10 @@ def parse_range_start(header: str | None) -> int | None:
 
 
 @contextmanager
-def serve_fake_hub() -> Iterator[FakeHub]:
+def serve_fake_hub(host: str = "127.0.0.1", port: int = 0) -> Iterator[FakeHub]:
     hub = FakeHub()
     handler = type("BoundFakeHubHandler", (FakeHubHandler,), {"hub": hub})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     hub.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -276,3 +312,36 @@ def deepseek_files() -> dict[str, bytes]:
         ".gitattributes": 1536,
     }
     return {path: make_bytes(size, path) for path, size in sizes.items()}
+
+
+def deepseek_config_files() -> dict[str, bytes]:
+    """The config repo: the chart fetches only *.json, *.py, *.model and *.tiktoken from it."""
+    files = {
+        "config.json": json.dumps({"architectures": ["DeepseekV3ForCausalLM"], "num_hidden_layers": 61}).encode(),
+        "tokenizer_config.json": b'{"model_max_length": 131072}',
+        "modeling_deepseek.py": b"# modeling code\n",
+        "README.md": b"# not fetched\n",
+    }
+    files["tokenizer.json"] = make_bytes(96 * 1024, "tokenizer.json")
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="serve the fake Hub (DeepSeek GGUF + config repos) until killed")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--url", required=True, help="how clients reach this hub (HF_ENDPOINT)")
+    parser.add_argument("--cdn-url", required=True, help="another host name of this server, for LFS redirects")
+    args = parser.parse_args()
+    with serve_fake_hub(args.host, args.port) as hub:
+        hub.public_url, hub.public_cdn_url = args.url, args.cdn_url
+        hub.required_token = os.environ.get("FAKE_HUB_REQUIRED_TOKEN") or None
+        hub.add_repo(DEEPSEEK_REPO, DEEPSEEK_COMMIT, deepseek_files())
+        hub.add_repo(DEEPSEEK_CONFIG_REPO, DEEPSEEK_CONFIG_COMMIT, deepseek_config_files())
+        print(f"fake hub on {args.host}:{hub.port} as {hub.url} (CDN {hub.cdn_url}), "
+              f"token {'required' if hub.required_token else 'not required'}", flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

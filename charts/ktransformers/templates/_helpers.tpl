@@ -180,6 +180,30 @@ Empty when it fits, under `helm template`, and on upgrades.
 {{- end }}
 
 {{/*
+Messages for every namespace LimitRange whose max memory per Container or Pod is below the engine's
+memory limit: the API server refuses such a pod outright (the ReplicaSet retries forever). Empty
+under `helm template`, where lookup returns nothing.
+*/}}
+{{- define "ktransformers.limitRangeShortfall" -}}
+{{- $limitMiB := mul (int64 .Values.resources.memory.limitGiB) 1024 -}}
+{{- $messages := list -}}
+{{- $ranges := lookup "v1" "LimitRange" .Release.Namespace "" | default dict -}}
+{{- range ($ranges.items | default list) -}}
+{{- $range := . -}}
+{{- range ($range.spec.limits | default list) -}}
+{{- $kind := .type -}}
+{{- if and (has $kind (list "Container" "Pod")) (hasKey (.max | default dict) "memory") -}}
+{{- $maxMiB := include "ktransformers.quantityMiB" .max.memory | int64 -}}
+{{- if gt $limitMiB $maxMiB -}}
+{{- $messages = append $messages (printf "namespace limits: LimitRange %s allows at most %d GiB of memory per %s in namespace %s, but the engine pod's limit is %d GiB (resources.memory.limitGiB), so the API server would refuse the pod. Ask for a larger LimitRange max, or lower resources.memory." $range.metadata.name (div $maxMiB 1024) $kind $range.metadata.namespace (div $limitMiB 1024)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $messages -}}
+{{- end }}
+
+{{/*
 Layers per GPU as a JSON list: gpus.layerSplit, or an even split of model.numLayers.
 */}}
 {{- define "ktransformers.layerSplit" -}}
@@ -339,6 +363,9 @@ missing value and a non-integer int are refused here and not by the engine at st
 {{- end -}}
 {{- $pending = dict -}}
 {{- $name := regexReplaceAll "=.*$" $arg "" -}}
+{{- if and (contains "=" $arg) (eq (toString $spelling.equals_values) "false") -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s: %s %s does not read --flag=value. Give the value as the next item: [%s, %s]." $field $i (quote $arg) $manifest.engine $manifest.version (quote $name) (quote (regexReplaceAll "^[^=]*=" $arg ""))) -}}
+{{- end -}}
 {{- $canonical := $name -}}
 {{- if hasPrefix "--" $name -}}
 {{- $parts := splitn "." 2 (trimPrefix "--" $name) -}}
@@ -391,9 +418,12 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "ktransformers.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, download.hfTokenSecret.name, download.hfTokenSecret.key, engine.extraArgs, probes.startup.bounds, resources.cpu.request, resources.memory.request, service.nodePort, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
+{{- /* rules: namespace.quota, namespace.limitRange, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, download.hfTokenSecret.name, download.hfTokenSecret.key, engine.extraArgs, probes.startup.bounds, resources.cpu.request, resources.memory.request, service.nodePort, engine.backendType, gpus.layerSplit.count, gpus.layerSplit.sum, gpus.layerSplit.custom, resources.memory.limit, engine.cpuInfer */}}
 {{- if include "ktransformers.quotaShortfall" . }}
 {{- $messages = append $messages (include "ktransformers.quotaShortfall" .) }}
+{{- end }}
+{{- if include "ktransformers.limitRangeShortfall" . }}
+{{- $messages = append $messages (include "ktransformers.limitRangeShortfall" .) }}
 {{- end }}
 {{- if and (.Values.storage.hostPath.path) (or (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create)) }}
 {{- $messages = append $messages ("storage: both storage.hostPath.path and a PVC are set. Choose one: a node-local directory (--set storage.pvc.create=false,storage.pvc.existingClaim=) or a PVC (--set storage.hostPath.path=).") }}

@@ -180,6 +180,30 @@ Empty when it fits, under `helm template`, and on upgrades.
 {{- end }}
 
 {{/*
+Messages for every namespace LimitRange whose max memory per Container or Pod is below the engine's
+memory limit: the API server refuses such a pod outright (the ReplicaSet retries forever). Empty
+under `helm template`, where lookup returns nothing.
+*/}}
+{{- define "vllm.limitRangeShortfall" -}}
+{{- $limitMiB := mul (int64 .Values.resources.memory.limitGiB) 1024 -}}
+{{- $messages := list -}}
+{{- $ranges := lookup "v1" "LimitRange" .Release.Namespace "" | default dict -}}
+{{- range ($ranges.items | default list) -}}
+{{- $range := . -}}
+{{- range ($range.spec.limits | default list) -}}
+{{- $kind := .type -}}
+{{- if and (has $kind (list "Container" "Pod")) (hasKey (.max | default dict) "memory") -}}
+{{- $maxMiB := include "vllm.quantityMiB" .max.memory | int64 -}}
+{{- if gt $limitMiB $maxMiB -}}
+{{- $messages = append $messages (printf "namespace limits: LimitRange %s allows at most %d GiB of memory per %s in namespace %s, but the engine pod's limit is %d GiB (resources.memory.limitGiB), so the API server would refuse the pod. Ask for a larger LimitRange max, or lower resources.memory." $range.metadata.name (div $maxMiB 1024) $kind $range.metadata.namespace (div $limitMiB 1024)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $messages -}}
+{{- end }}
+
+{{/*
 engine.extraArgs / engine.extraArgsUnchecked checked against files/engine-flags.json, the flags of
 the pinned engine's own parser (scripts/engine-flags). Prints one sentence per refused argument.
 */}}
@@ -200,6 +224,9 @@ missing value and a non-integer int are refused here and not by the engine at st
 {{- end -}}
 {{- $pending = dict -}}
 {{- $name := regexReplaceAll "=.*$" $arg "" -}}
+{{- if and (contains "=" $arg) (eq (toString $spelling.equals_values) "false") -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s: %s %s does not read --flag=value. Give the value as the next item: [%s, %s]." $field $i (quote $arg) $manifest.engine $manifest.version (quote $name) (quote (regexReplaceAll "^[^=]*=" $arg ""))) -}}
+{{- end -}}
 {{- $canonical := $name -}}
 {{- if hasPrefix "--" $name -}}
 {{- $parts := splitn "." 2 (trimPrefix "--" $name) -}}
@@ -246,9 +273,12 @@ reported at once, at `helm template`/`helm install` time, before anything is cre
 */}}
 {{- define "vllm.validateValues" -}}
 {{- $messages := list }}
-{{- /* rules: namespace.quota, engine.gpuMemoryUtilization.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, engine.extraArgs, model.hfTokenSecret.name, model.hfTokenSecret.key, probes.startup.bounds, resources.cpu.request, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
+{{- /* rules: namespace.quota, namespace.limitRange, engine.gpuMemoryUtilization.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, engine.extraArgs, model.hfTokenSecret.name, model.hfTokenSecret.key, probes.startup.bounds, resources.cpu.request, resources.memory.request, service.nodePort, gpus.visibleDevices, engine.tensorParallelSize, engine.tensorParallelSize.pinned, gpus.none */}}
 {{- if include "vllm.quotaShortfall" . }}
 {{- $messages = append $messages (include "vllm.quotaShortfall" .) }}
+{{- end }}
+{{- if include "vllm.limitRangeShortfall" . }}
+{{- $messages = append $messages (include "vllm.limitRangeShortfall" .) }}
 {{- end }}
 {{- if and (kindIs "string" .Values.engine.gpuMemoryUtilization) (or (gt (float64 .Values.engine.gpuMemoryUtilization) 1.0) (le (float64 .Values.engine.gpuMemoryUtilization) 0.0)) }}
 {{- $messages = append $messages (printf "engine.gpuMemoryUtilization=%s is out of range: it must be <= 1 and > 0." .Values.engine.gpuMemoryUtilization) }}

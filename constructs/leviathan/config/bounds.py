@@ -55,3 +55,8 @@ ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 NOT_AN_OPTION = r"^[^-]"
 """A value the engine reads after its flag (or as its positional model argument): argparse takes
 one that starts with "-" for another option and exits ("expected one argument")."""
+
+HUB_ENDPOINT = r"^(https?://[^\s/?#@]+(/[^\s?#@]*)?)?$"
+"""Empty, or an http(s) URL without user info, query or fragment (huggingface_hub appends /api/...
+and /<repo>/resolve/...). User info is refused: a token belongs in the token Secret, never in a value
+that `helm get values` and the Job's log print."""

@@ -19,6 +19,21 @@ from .bounds import CORES_MAX, GIB_MAX, INT32_MAX, OPTIONAL_DNS_SUBDOMAIN, SECON
 UUID_PATTERN = r"^(GPU|MIG)-[0-9a-fA-F-]+$"
 
 
+def extra_args_field(engine: str, also: str = "") -> Any:
+    """`engine.extraArgs`: every chart checks it against its engine's flag manifest."""
+    return Field([], description=(
+        f"Extra command-line arguments, appended after the chart's. Each flag is checked against the "
+        f"flags of the pinned {engine}'s own parser (`files/engine-flags.json`): an unknown flag, {also}or "
+        f"one the chart already sets (port, host, model paths, ...), fails `helm template` with its name."))
+
+
+def extra_args_unchecked_field() -> Any:
+    """`engine.extraArgsUnchecked`: the named escape hatch next to `engine.extraArgs`."""
+    return Field([], description=(
+        "Escape hatch: extra arguments appended WITHOUT the check against the pinned parser's flags, "
+        "for a flag your own image has. Flags the chart already sets are still refused."))
+
+
 class Image(ValuesModel):
     @field_validator("tag")
     @classmethod
@@ -237,6 +252,10 @@ class Download(ValuesModel):
     """Downloader image (Python + huggingface_hub, pinned)."""
     hf_token_secret: SecretRef = SecretRef()
     """Secret holding the Hugging Face token. The token is only ever read from this Secret."""
+    endpoint: str = Field("", max_length=2048, pattern=bounds.HUB_ENDPOINT)
+    """Hugging Face Hub URL (`HF_ENDPOINT`), for a mirror or an in-house Hub proxy, e.g.
+    `https://hf.example.com` or `https://artifacts.example.com/api/huggingfaceml/hf`.
+    Empty: https://huggingface.co."""
     max_workers: int = Field(8, ge=1, le=64)
     """Parallel file downloads."""
     progress_seconds: int = Field(30, ge=1, le=SECONDS_MAX)

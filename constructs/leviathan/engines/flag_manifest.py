@@ -40,6 +40,7 @@ class Manifest:
     options: dict
     # vLLM's FlexibleArgumentParser turns `--max_model_len` into `--max-model-len` and reads
     # `--compilation-config.mode` as part of `--compilation-config`.
+    # llama-server's parser also turns `_` into `-`, but reads no `--flag=value` (equals_values false).
     dashes_for_underscores: bool
     dotted_sub_keys: bool
     raw: dict
@@ -140,6 +141,9 @@ missing value and a non-integer int are refused here and not by the engine at st
 {{- end -}}
 {{- $pending = dict -}}
 {{- $name := regexReplaceAll "=.*$" $arg "" -}}
+{{- if and (contains "=" $arg) (eq (toString $spelling.equals_values) "false") -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s: %s %s does not read --flag=value. Give the value as the next item: [%s, %s]." $field $i (quote $arg) $manifest.engine $manifest.version (quote $name) (quote (regexReplaceAll "^[^=]*=" $arg ""))) -}}
+{{- end -}}
 {{- $canonical := $name -}}
 {{- if hasPrefix "--" $name -}}
 {{- $parts := splitn "." 2 (trimPrefix "--" $name) -}}

@@ -9,16 +9,18 @@ in Python (which objects exist, for which engine); runtime knobs stay Helm value
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cdk8s
-import cdk8s_plus_30 as kplus
 from constructs import Construct
 
 from ..config.base import ValuesModel, ValuesRef, float_fields
 from .emitter import Emitter, EmitError
 from .helpers import Rule, float_range_rule, include, quota_helpers
 from .holes import Cond, Expr, HoleRegistry, Kind, Splice, Tpl
+
+if TYPE_CHECKING:
+    import cdk8s_plus_30 as kplus
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,19 @@ class HelmChart(cdk8s.Chart):
         self.chart_files: dict[str, str] = {}
         quota = f'include "{info.name}.quotaShortfall" .'
         self.rule("namespace.quota", Cond(quota), quota)
+        limit_range = f'include "{info.name}.limitRangeShortfall" .'
+        self.rule("namespace.limitRange", Cond(limit_range), limit_range)
         self.rules += [float_range_rule(go, bounds) for go, bounds in float_fields(type(values)) if bounds]
+
+    # -- sizes the shared building blocks reason about -------------------------------------------
+    def weights_gib(self) -> Expr:
+        """Size of the weights in GiB (startup budget, PVC and memory checks). A variant that derives
+        it (llamacpp: from its quant table) overrides this."""
+        return self.v.model.size_gi_b
+
+    def pvc_size_gib(self) -> Expr:
+        """Size in GiB of the PVC the chart creates."""
+        return self.v.storage.pvc.size_gi_b
 
     # -- naming ----------------------------------------------------------------------------------
     def include(self, helper: str, kind: Kind = Kind.STR) -> Expr:
@@ -96,10 +110,10 @@ class HelmChart(cdk8s.Chart):
         metadata = {"labels": self.labels(component)}
         if annotations:
             metadata["annotations"] = annotations
-        for key, value in self.registry.encode(metadata).items():
-            api_object.add_json_patch(cdk8s.JsonPatch.add(f"/metadata/{key}", value))
-        for key, value in self.registry.encode(body).items():
-            api_object.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", value))
+        # One add_json_patch call for all of them: each call is a jsii round trip to node.
+        patches = [cdk8s.JsonPatch.add(f"/metadata/{key}", value) for key, value in self.registry.encode(metadata).items()]
+        patches += [cdk8s.JsonPatch.add(f"/{key}", value) for key, value in self.registry.encode(body).items()]
+        api_object.add_json_patch(*patches)
         template.objects.append((api_object, when))
         return api_object
 
@@ -108,6 +122,10 @@ class HelmChart(cdk8s.Chart):
         """A ConfigMap from cdk8s-plus. Its defaults are harmless here (`immutable: false`); for
         workloads the chart uses raw ApiObjects, because cdk8s-plus's typed mapping drops
         `nvidia.com/gpu` limits and imposes resources, probes and selector labels (cdk8s#2163)."""
+        # Imported here, not at the top: synth imports the chart classes (and their values models) on
+        # another thread while the main thread is still importing cdk8s-plus (leviathan/synth.py).
+        import cdk8s_plus_30 as kplus
+
         template = self.files.setdefault(filename, TemplateFile(filename))
         metadata = cdk8s.ApiObjectMetadata(name=self.registry.sentinel(name),
                                            labels=self.registry.encode(self.labels(component)))

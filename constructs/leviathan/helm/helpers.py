@@ -36,11 +36,26 @@ def float_range_rule(go: str, bounds: dict[str, float]) -> Rule:
                 f'printf "{path}=%s is out of range: it must be {allowed}." {go}')
 
 
+def memory_limit_rule(limit_gib: Expr, weights_gib: Expr, overhead_gib: Expr, weights: str, why: str,
+                      fix: str, weights_args: str = "") -> Rule:
+    """`resources.memory.limit`: the charts whose engine keeps the weights in host RAM need a limit of
+    at least weights + overhead; below it the pod is OOM-killed while loading. The message reads
+    "...limitGiB=L is below the W GiB of <weights> + O GiB overhead<why> Use --set ...=W+O<fix>.";
+    `weights_args` are printf arguments for verbs inside `weights`."""
+    need = f"(add ({weights_gib.go} | int64) ({overhead_gib.go} | int64))"
+    return Rule(
+        "resources.memory.limit", limit_gib.lt(Expr(need, Kind.INT)),
+        f'printf "resources.memory.limitGiB=%d is below the %d GiB of {weights} + %d GiB overhead{why} Use '
+        f'--set resources.memory.limitGiB=%d{fix}." ({limit_gib.go} | int64) ({weights_gib.go} | int64) '
+        f'{weights_args}{" " if weights_args else ""}({overhead_gib.go} | int64) {need}')
+
+
 def include(chart: str, helper: str, kind: Kind = Kind.STR) -> Expr:
     return Tpl(f'include "{chart}.{helper}" .', kind)
 
 
-def common_helpers(chart: str, service_suffix: str = "") -> str:
+def common_helpers(chart: str, service_suffix: str = "", weights_go: str = ".Values.model.sizeGiB") -> str:
+    weights_go = f"({weights_go})" if " " in weights_go else weights_go
     return f'''{{{{/*
 Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names).
 */}}}}
@@ -115,7 +130,7 @@ Usage: {{{{ include "{chart}.startupBudgetSeconds" . }}}}
 */}}}}
 {{{{- define "{chart}.startupBudgetSeconds" -}}}}
 {{{{- $p := .Values.probes.startup -}}}}
-{{{{- $read := div (mul (int64 .Values.model.sizeGiB) 1024) (int64 .Values.storage.readMiBps) -}}}}
+{{{{- $read := div (mul (int64 {weights_go}) 1024) (int64 .Values.storage.readMiBps) -}}}}
 {{{{- $budget := mul 2 $read -}}}}
 {{{{- $budget = max $budget (int64 $p.floorSeconds) -}}}}
 {{{{- $budget = min $budget (int64 $p.ceilingSeconds) -}}}}
@@ -252,5 +267,29 @@ Empty when it fits, under `helm template`, and on upgrades.
 {{- end -}}
 {{- join "\n" $messages -}}
 {{- end -}}
+{{- end }}
+
+{{/*
+Messages for every namespace LimitRange whose max memory per Container or Pod is below the engine's
+memory limit: the API server refuses such a pod outright (the ReplicaSet retries forever). Empty
+under `helm template`, where lookup returns nothing.
+*/}}
+{{- define "CHART.limitRangeShortfall" -}}
+{{- $limitMiB := mul (int64 .Values.resources.memory.limitGiB) 1024 -}}
+{{- $messages := list -}}
+{{- $ranges := lookup "v1" "LimitRange" .Release.Namespace "" | default dict -}}
+{{- range ($ranges.items | default list) -}}
+{{- $range := . -}}
+{{- range ($range.spec.limits | default list) -}}
+{{- $kind := .type -}}
+{{- if and (has $kind (list "Container" "Pod")) (hasKey (.max | default dict) "memory") -}}
+{{- $maxMiB := include "CHART.quantityMiB" .max.memory | int64 -}}
+{{- if gt $limitMiB $maxMiB -}}
+{{- $messages = append $messages (printf "namespace limits: LimitRange %s allows at most %d GiB of memory per %s in namespace %s, but the engine pod's limit is %d GiB (resources.memory.limitGiB), so the API server would refuse the pod. Ask for a larger LimitRange max, or lower resources.memory." $range.metadata.name (div $maxMiB 1024) $kind $range.metadata.namespace (div $limitMiB 1024)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $messages -}}
 {{- end }}
 '''.replace("CHART", chart)

@@ -11,8 +11,9 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-import yaml
 from pydantic import BaseModel
+
+from .. import cyaml
 
 
 class UndocumentedValue(ValueError):
@@ -61,10 +62,9 @@ def _comment(text: str, pad: str) -> list[str]:
 
 def _dump_value(value: Any, pad: str, key: str) -> list[str]:
     if isinstance(value, (list, dict)) and value:
-        body = yaml.safe_dump(value, default_flow_style=False, sort_keys=False, width=10**6)
+        body = cyaml.safe_dump(value, default_flow_style=False, sort_keys=False, width=10**6)
         return [f"{pad}{key}:", *textwrap.indent(body, pad + "  ").rstrip("\n").split("\n")]
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
-    return [f"{pad}{key}: {text.removesuffix('...').strip()}"]
+    return [f"{pad}{key}: {cyaml.one_line(value, default_flow_style=True, width=10**6)}"]
 
 
 def values_yaml(model: BaseModel, header: str, indent: int = 0) -> str:

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from ..config.base import block
 from ..helm.chart import HelmChart
-from ..helm.holes import Expr, Kind, Tpl, gib
+from ..helm.holes import Expr, If, Kind, Tpl, gib
 from . import storage
 from .placement import node_placement
 from .secrets import secret_env
-from .security import HELPER_SECURITY_CONTEXT
+from .platform import arbitrary_uid
+from .security import fixed_uid, helper_security_context
 
 SCRIPT = Path(__file__).resolve().parent.parent / "payloads" / "hf_download.py"
 MARKER = ".leviathan-complete.json"
@@ -35,8 +36,11 @@ echo "model files complete"
 """
 
 
-def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]) -> dict:
-    """Add the ConfigMap + Job; return the wait-for-model init container for the engine pod."""
+def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr],
+                       placement: dict | None = None) -> dict:
+    """Add the ConfigMap + Job; return the wait-for-model init container for the engine pod.
+    `placement` replaces the engine's node placement for the Job (a network PVC may be filled
+    from another node)."""
     v = chart.v
     download = v.download
     chart.add_config_map("download-job.yaml", chart.name("download-script"), COMPONENT,
@@ -50,8 +54,10 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
         {"name": "HF_HOME", "value": "/tmp/hf-home"},
         {"name": "HF_HUB_DISABLE_PROGRESS_BARS", "value": "1"},
         secret_env(chart, download.hf_token_secret, "HF_TOKEN"),
+        If(download.endpoint.truthy(), [{"name": "HF_ENDPOINT", "value": download.endpoint}]),
     ]
     resources = download.resources
+    arbitrary = arbitrary_uid(chart)
     chart.add_object(
         "download-job.yaml", "batch/v1", "Job",
         chart.suffixed_name('(printf "-download-r%d" (.Release.Revision | int))'),
@@ -63,12 +69,12 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
                 "spec": {
                     "restartPolicy": "Never",
                     # hostPath storage is node-local: download on the node the engine will run on.
-                    **node_placement(chart),
+                    **(placement or node_placement(chart)),
                     "imagePullSecrets": block(v.image_pull_secrets),
                     "securityContext": {
                         "runAsNonRoot": Expr(f"ne ({download.run_as_user.go} | int64) 0", Kind.BOOL),
-                        "runAsUser": download.run_as_user, "runAsGroup": download.run_as_user,
-                        "fsGroup": download.run_as_user, "seccompProfile": {"type": "RuntimeDefault"}},
+                        **fixed_uid(download.run_as_user, arbitrary, ("runAsUser", "runAsGroup", "fsGroup")),
+                        "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [{
                         "name": "download",
                         "image": Tpl(f'include "{chart.info.name}.image" {download.image.go}'),
@@ -105,7 +111,7 @@ def add_model_download(chart: HelmChart, sources_json: Expr, subdirs: list[Expr]
         "imagePullPolicy": v.helper_image.pull_policy,
         "command": ["sh", "-c", WAIT_SCRIPT, "wait-for-model", *markers],
         "volumeMounts": [storage.model_mount(chart, read_only=True)],
-        "securityContext": HELPER_SECURITY_CONTEXT,
+        "securityContext": helper_security_context(arbitrary),
     }
 
 

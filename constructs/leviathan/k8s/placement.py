@@ -15,14 +15,15 @@ from ..helm.holes import Cond, If
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
-def node_placement(chart: HelmChart) -> dict:
-    """Pod-spec entries that choose the node: nodeName, nodeSelector, tolerations, affinity."""
+def node_placement(chart: HelmChart, affinity=None) -> dict:
+    """Pod-spec entries that choose the node: nodeName, nodeSelector, tolerations, affinity
+    (`affinity` replaces the values' block when a variant derives it)."""
     v = chart.v
     return {
         "_node": If(v.node_name.truthy(), {"nodeName": v.node_name}),
         "nodeSelector": block(v.node_selector),
         "tolerations": block(v.tolerations),
-        "affinity": block(v.affinity),
+        "affinity": affinity or block(v.affinity),
     }
 
 

@@ -7,6 +7,8 @@ checked by the kubelet), no capabilities, no privilege escalation, the runtime's
 
 from __future__ import annotations
 
+from ..helm.holes import Cond, If
+
 HELPER_UID = 65532
 
 HELPER_SECURITY_CONTEXT = {
@@ -17,3 +19,18 @@ HELPER_SECURITY_CONTEXT = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+
+
+def fixed_uid(uid, arbitrary: Cond | None, keys: tuple[str, ...] = ("runAsUser", "runAsGroup")) -> dict:
+    """`runAsUser: uid` (and the other `keys`), left out where the platform assigns the UID (OpenShift's
+    restricted-v2 SCC refuses a UID outside the namespace's range)."""
+    fixed = {key: uid for key in keys}
+    return fixed if arbitrary is None else {"_uid": If(~arbitrary, fixed)}
+
+
+def helper_security_context(arbitrary: Cond | None) -> dict:
+    """HELPER_SECURITY_CONTEXT, without the fixed UID where the platform assigns one."""
+    if arbitrary is None:
+        return HELPER_SECURITY_CONTEXT
+    plain = {k: v for k, v in HELPER_SECURITY_CONTEXT.items() if k not in ("runAsUser", "runAsGroup")}
+    return {**plain, **fixed_uid(HELPER_UID, arbitrary)}

@@ -41,7 +41,7 @@ def add_model_storage(chart: HelmChart) -> None:
         "pvc.yaml", "v1", "PersistentVolumeClaim", chart.name("models"), "model-storage",
         {"spec": {
             "accessModes": [pvc.access_mode],
-            "resources": {"requests": {"storage": gib(pvc.size_gi_b)}},
+            "resources": {"requests": {"storage": gib(chart.pvc_size_gib())}},
             "_class": If(pvc.storage_class_name.truthy(), {"storageClassName": pvc.storage_class_name}),
         }},
         when=pvc.create.truthy(),
@@ -68,9 +68,9 @@ def add_model_storage(chart: HelmChart) -> None:
         '"storage.hostPath.path must not contain a .. element (Kubernetes refuses it). Give the '
         'directory\'s real absolute path."')
     add_host_path_pinning_rule(chart)
-    weights = chart.v.model.size_gi_b
+    weights, size = chart.weights_gib(), chart.pvc_size_gib()
     chart.rule(
-        "storage.pvcSize", creates & pvc.size_gi_b.lt(weights),
+        "storage.pvcSize", creates & size.lt(weights),
         f'printf "storage.pvc.sizeGiB: %d GiB cannot hold the %d GiB of weights. Raise it, e.g. '
-        f'--set storage.pvc.sizeGiB=%d" ({pvc.size_gi_b.go} | int64) ({weights.go} | int64) '
+        f'--set storage.pvc.sizeGiB=%d" ({size.go} | int64) ({weights.go} | int64) '
         f'(add ({weights.go} | int64) (div ({weights.go} | int64) 10) 10)')

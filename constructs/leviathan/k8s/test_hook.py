@@ -6,9 +6,12 @@ The pod finds the Service through the variables Kubernetes injects for it
 
 from __future__ import annotations
 
+from ..config.base import ValuesRef
 from ..helm.chart import HelmChart
+from ..helm.holes import If
 from ..helm.holes import Expr, Tpl
-from .security import HELPER_SECURITY_CONTEXT, HELPER_UID
+from .platform import arbitrary_uid
+from .security import HELPER_UID, fixed_uid, helper_security_context
 
 SCRIPT = """\
 set -eu
@@ -26,27 +29,38 @@ echo "helm test passed"
 """
 
 
-def add_test_hook(chart: HelmChart, served_model_name: Expr) -> None:
+# With an API key: every request carries `Authorization: Bearer $API_KEY` (read from the Secret).
+AUTH_SCRIPT = SCRIPT.replace('wget -q -O - "$url', 'wget -q -O - --header "Authorization: Bearer $API_KEY" "$url').replace(
+    'wget -q -O - --header "Content-Type', 'wget -q -O - --header "Authorization: Bearer $API_KEY" --header "Content-Type')
+
+
+def add_test_hook(chart: HelmChart, served_model_name: Expr, api_key_secret: ValuesRef | None = None) -> None:
+    """`api_key_secret`: the engine's API key Secret, when it has one; the test then sends the key."""
     v = chart.v
+    arbitrary = arbitrary_uid(chart)
     prefix = f'(include "{chart.info.name}.serviceEnvPrefix" .)'
     chart.add_object(
         "tests/test-openai-api.yaml", "v1", "Pod", chart.name("test-api"), "test",
         {"spec": {
             "restartPolicy": "Never",
-            "securityContext": {"runAsNonRoot": True, "runAsUser": HELPER_UID, "runAsGroup": HELPER_UID,
+            "securityContext": {"runAsNonRoot": True, **fixed_uid(HELPER_UID, arbitrary),
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
                 "name": "openai-api",
                 "image": Tpl(f'include "{chart.info.name}.image" {v.helper_image.go}'),
                 "imagePullPolicy": v.helper_image.pull_policy,
-                "command": ["sh", "-c", SCRIPT],
+                "command": ["sh", "-c", SCRIPT if api_key_secret is None else
+                            If(api_key_secret.name.truthy(), [AUTH_SCRIPT], [SCRIPT])],
                 "env": [
                     {"name": "ENGINE_HOST", "value": Tpl(f'printf "$(%s_SERVICE_HOST)" {prefix}')},
                     {"name": "ENGINE_PORT", "value": Tpl(f'printf "$(%s_SERVICE_PORT)" {prefix}')},
                     {"name": "MODEL", "value": served_model_name},
                     {"name": "MAX_TOKENS", "value": v.tests.max_tokens.as_str()},
+                    *([] if api_key_secret is None else [If(api_key_secret.name.truthy(), [{
+                        "name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": api_key_secret.name,
+                                                                          "key": api_key_secret.key}}}])]),
                 ],
-                "securityContext": HELPER_SECURITY_CONTEXT,
+                "securityContext": helper_security_context(arbitrary),
             }],
         }},
         when=v.tests.enabled.truthy(),

@@ -39,6 +39,9 @@ class EngineContainer:
     home_dir: str = "/home/engine"
     # Facts the chart derived (startup budget, RAM needed), shown to operators as annotations.
     annotations: dict = field(default_factory=dict)
+    # A variant that derives the image or the affinity (kt-sglang: from cpu.isa) gives them here.
+    image: object = None
+    affinity: object = None
 
 
 def _gpu_entry(chart: HelmChart) -> dict:
@@ -67,7 +70,7 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
     gpu_when = engine.gpu_request_when or v.gpus.count.gt(0)
     container = {
         "name": COMPONENT,
-        "image": Tpl(f'include "{chart.info.name}.image" {v.image.go}'),
+        "image": engine.image or Tpl(f'include "{chart.info.name}.image" {v.image.go}'),
         "imagePullPolicy": v.image.pull_policy,
         "command": engine.command,
         "args": engine.args,
@@ -90,7 +93,7 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
     pod_spec = {
         "_runtime": If(v.runtime_class_name.truthy(), {"runtimeClassName": v.runtime_class_name}),
         "_priority": If(v.priority_class_name.truthy(), {"priorityClassName": v.priority_class_name}),
-        **node_placement(chart),
+        **node_placement(chart, engine.affinity),
         "imagePullSecrets": block(v.image_pull_secrets),
         "enableServiceLinks": engine.enable_service_links,
         "terminationGracePeriodSeconds": v.termination_grace_period_seconds,
@@ -108,7 +111,7 @@ def add_engine_deployment(chart: HelmChart, engine: EngineContainer) -> None:
     if not engine.init_containers:
         del pod_spec["initContainers"]
     annotations = {
-        "leviathan.dev/weights-gib": v.model.size_gi_b.as_str(),
+        "leviathan.dev/weights-gib": chart.weights_gib().as_str(),
         "leviathan.dev/startup-budget-seconds": chart.include("startupBudgetSeconds"),
         **engine.annotations,
     }

@@ -25,7 +25,7 @@ Environment (all configuration comes from here):
   DOWNLOAD_PROGRESS_SECONDS       seconds between progress lines (default 30)
   DOWNLOAD_FREE_SPACE_MARGIN_GIB  free space to leave on the volume (default 10)
   HF_TOKEN                        Hub token, from a Secret; never printed
-  HF_ENDPOINT                     Hub URL (huggingface_hub reads it; tests point it at a fake hub)
+  HF_ENDPOINT                     Hub URL, from the chart value download.endpoint (huggingface_hub reads it)
   DOWNLOAD_FAKE_FREE_BYTES        TESTS ONLY: pretend the volume has this many free bytes
 """
 

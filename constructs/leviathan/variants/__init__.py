@@ -18,11 +18,13 @@ class Variant:
 
 
 def _registry() -> list[Variant]:
-    from . import ktransformers, vllm
+    from . import kt_sglang, ktransformers, llamacpp, vllm
 
     return [
         Variant(ktransformers.NAME, ktransformers.KtransformersChart, ktransformers.README_NOTES),
         Variant(vllm.NAME, vllm.VllmChart, vllm.README_NOTES),
+        Variant(llamacpp.NAME, llamacpp.LlamacppChart, llamacpp.README_NOTES),
+        Variant(kt_sglang.NAME, kt_sglang.KtSglangChart, kt_sglang.README_NOTES),
     ]
 
 

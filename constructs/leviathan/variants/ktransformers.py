@@ -14,11 +14,12 @@ from pydantic import Field
 from .. import versions
 from ..config.base import ValuesModel
 from ..config.bounds import CORES_MAX, GIB_MAX, INT32_MAX, NOT_AN_OPTION
-from ..config.common import (Download, EngineValues, Gpus, Image, Memory, PvcStorage, Resources, Service,
-                             Storage, pinned_image)
+from ..config.common import (Download, EngineValues, Gpus, Image, Memory, PvcStorage, Resources, Service, Storage,
+                             extra_args_field, extra_args_unchecked_field, pinned_image)
 from ..engines import flag_manifest
 from ..engines import ktransformers as kt
 from ..helm.chart import ChartInfo, HelmChart
+from ..helm.helpers import memory_limit_rule
 from ..helm.holes import Block, Expr, If, Kind, Tpl
 from ..k8s import download, storage
 from ..k8s.probes import HealthPaths
@@ -98,13 +99,8 @@ class Engine(ValuesModel):
     allows numactl's set_mempolicy(2) only with it."""
     use_cuda_graph: bool = True
     """CUDA graphs (`--no-use_cuda_graph` when false; needed when experts are moved to a GPU)."""
-    extra_args: list[str] = []
-    """Extra command-line arguments, appended after the chart's. Each flag is checked against the
-    flags of the pinned KTransformers's own parser (`files/engine-flags.json`): an unknown flag, or one the chart
-    already sets (port, host, model paths, ...), fails `helm template` with its name."""
-    extra_args_unchecked: list[str] = []
-    """Escape hatch: extra arguments appended WITHOUT the check against the pinned parser's flags,
-    for a flag your own image has. Flags the chart already sets are still refused."""
+    extra_args: list[str] = extra_args_field("KTransformers")
+    extra_args_unchecked: list[str] = extra_args_unchecked_field()
 
 
 class KtGpus(Gpus):
@@ -216,15 +212,10 @@ class KtransformersChart(HelmChart):
             "gpus.layerSplit.custom", has_split & engine.optimize_config_path.truthy(),
             '"gpus.layerSplit and engine.optimizeConfigPath are both set. The split generates a placement '
             'file; a custom rule file replaces it. Keep one."')
-        need = f"(add ({model.size_gi_b.go} | int64) ({model.host_overhead_gi_b.go} | int64))"
-        self.rule(
-            "resources.memory.limit",
-            Expr(f"{memory.limit_gi_b.go}", Kind.INT).lt(Expr(need, Kind.INT)),
-            f'printf "resources.memory.limitGiB=%d is below the %d GiB of weights + %d GiB overhead that '
-            f'KTransformers keeps in host RAM: the pod would be OOM-killed while loading. Use '
-            f'--set resources.memory.limitGiB=%d on a node with that much allocatable memory, or a '
-            f'smaller quant." ({memory.limit_gi_b.go} | int64) ({model.size_gi_b.go} | int64) '
-            f'({model.host_overhead_gi_b.go} | int64) {need}')
+        self.rules.append(memory_limit_rule(
+            memory.limit_gi_b, model.size_gi_b, model.host_overhead_gi_b, "weights",
+            " that KTransformers keeps in host RAM: the pod would be OOM-killed while loading.",
+            " on a node with that much allocatable memory, or a smaller quant"))
         cpu = v.resources.cpu
         self.rule(
             "engine.cpuInfer", cpu.limit.gt(0) & engine.cpu_infer.gt(cpu.limit),

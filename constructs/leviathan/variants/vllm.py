@@ -11,8 +11,8 @@ from pydantic import Field
 from .. import versions
 from ..config.base import ValuesModel
 from ..config.bounds import GIB_MAX, INT32_MAX, NOT_AN_OPTION
-from ..config.common import (UUID_PATTERN, EngineValues, Gpus, Image, PvcStorage, Resources, SecretRef, Service,
-                             Storage, pinned_image)
+from ..config.common import (EngineValues, Gpus, Image, PvcStorage, Resources, SecretRef, Service, Storage,
+                             UUID_PATTERN, extra_args_field, extra_args_unchecked_field, pinned_image)
 from ..engines import flag_manifest, vllm
 from ..helm.chart import ChartInfo, HelmChart
 from ..helm.holes import Expr, If, Kind, Tpl
@@ -58,13 +58,8 @@ class Engine(ValuesModel):
     compressed-tensors); a wrong value makes vLLM refuse to start."""
     trust_remote_code: bool = False
     """Allow the model repository's own Python code (`--trust-remote-code`)."""
-    extra_args: list[str] = []
-    """Extra command-line arguments, appended after the chart's. Each flag is checked against the
-    flags of the pinned vLLM's own parser (`files/engine-flags.json`): an unknown flag, or one the chart
-    already sets (port, host, model paths, ...), fails `helm template` with its name."""
-    extra_args_unchecked: list[str] = []
-    """Escape hatch: extra arguments appended WITHOUT the check against the pinned parser's flags,
-    for a flag your own image has. Flags the chart already sets are still refused."""
+    extra_args: list[str] = extra_args_field("vLLM")
+    extra_args_unchecked: list[str] = extra_args_unchecked_field()
 
 
 class VllmGpus(Gpus):

@@ -27,7 +27,7 @@ def get_backend(name: str, **kwargs) -> ClusterBackend:
 
         return ExistingBackend(**kwargs)
     if name == "kind":
-        from .kind import KindBackend  # written separately
+        from .kind_offline import kind_backend  # offline here unless LEVIATHAN_KIND_NODE_IMAGE says otherwise
 
-        return KindBackend(**kwargs)
+        return kind_backend(**kwargs)
     raise ValueError(f"unknown e2e backend {name!r}; expected one of {', '.join(BACKENDS)}")

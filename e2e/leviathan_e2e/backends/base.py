@@ -67,9 +67,10 @@ class Kubectl:
         timeout: float | None = 120,
     ) -> subprocess.CompletedProcess[str]:
         cmd = [self.binary, f"--kubeconfig={self.kubeconfig}", *args]
-        # Cluster traffic never goes through a proxy (nor could reach one here).
+        # Cluster traffic never goes through a proxy (nor could reach one here). `kubectl logs` of an
+        # engine may carry bytes that are not UTF-8 (token pieces): replace them rather than crash.
         proc = subprocess.run(
-            cmd, input=input, capture_output=True, text=True, timeout=timeout, check=False,
+            cmd, input=input, capture_output=True, text=True, errors="replace", timeout=timeout, check=False,
             env=cluster_env(),
         )
         if check and proc.returncode != 0:

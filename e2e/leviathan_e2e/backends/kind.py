@@ -20,11 +20,12 @@ See e2e/README-kind.md.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import yaml
 
@@ -33,6 +34,10 @@ from ..deviceplugin.manifests import NAMESPACE as PLUGIN_NAMESPACE
 from ..deviceplugin.manifests import daemonset_manifest
 from ..supervisor import Supervisor, cluster_env
 from .base import BackendError, ClusterBackend, kubectl_binary, write_cluster_diagnostics
+
+if TYPE_CHECKING:
+    from ..docker_engine import DockerEngine
+    from ._api import ApiClient
 
 __all__ = [
     "KindBackend", "KIND_VERSION", "KIND_NODE_IMAGE", "NVIDIA_RUNTIME_PATCH",
@@ -75,15 +80,32 @@ def run_command(argv: Sequence[str], *, input: str | None = None, check: bool = 
     return proc
 
 
-def render_kind_config(name: str, node_image: str = KIND_NODE_IMAGE) -> dict:
-    """The kind Cluster config: one control-plane node that also runs workloads."""
-    return {
+#: Where the node sees kubeadm patch files (``kind_config(patch_dir=...)`` mounts them there).
+NODE_PATCH_DIR = "/kind/leviathan-kubeadm-patches"
+
+
+def render_kind_config(name: str, node_image: str = KIND_NODE_IMAGE, api_port: int | None = None,
+                       kubeadm_patches: Sequence[str] = (), patch_dir: Path | None = None) -> dict:
+    """The kind Cluster config: one control-plane node that also runs workloads. *api_port* pins the
+    apiserver's published port (the offline engine relays that port to the host's loopback);
+    *kubeadm_patches* go to ``kubeadmConfigPatches`` (the offline node image's etcd/CoreDNS tags);
+    *patch_dir* (host) holds kubeadm ``--patches`` files for the control plane, mounted into the node."""
+    config: dict = {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": name,
         "containerdConfigPatches": [NVIDIA_RUNTIME_PATCH],
         "nodes": [{"role": "control-plane", "image": node_image}],
     }
+    if api_port is not None:
+        config["networking"] = {"apiServerAddress": "127.0.0.1", "apiServerPort": api_port}
+    if kubeadm_patches:
+        config["kubeadmConfigPatches"] = list(kubeadm_patches)
+    if patch_dir is not None:
+        node = config["nodes"][0]
+        node["extraMounts"] = [{"hostPath": str(patch_dir), "containerPath": NODE_PATCH_DIR, "readOnly": True}]
+        node["kubeadmConfigPatches"] = [f"kind: InitConfiguration\npatches:\n  directory: {NODE_PATCH_DIR}\n"]
+    return config
 
 
 def runtime_class_manifest(handler: str = "nvidia") -> dict:
@@ -109,7 +131,8 @@ class KindBackend(ClusterBackend):
                  node_image: str = KIND_NODE_IMAGE, gpu_count: int = 4, gpu_product: str = "NVIDIA-RTX-PRO-6000",
                  plugin_image: str | None = None, kind: str = "kind", docker: str = "docker",
                  runner: Runner = run_command, kubectl: str | None = None, wait_seconds: float = 300,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, engine: "DockerEngine | None" = None,
+                 kubeadm_patches: Sequence[str] = (), kubeadm_patch_files: dict[str, str] | None = None):
         self.cluster_name = cluster_name
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="leviathan-kind-"))
         self.node_image = node_image
@@ -120,6 +143,12 @@ class KindBackend(ClusterBackend):
         self._kubectl = kubectl
         self.wait_seconds = wait_seconds
         self._sleep = sleep
+        # Offline (see .kind_offline): a private Docker engine in its own network namespace, whose
+        # published apiserver port reaches the host's loopback through a relay.
+        self.engine = engine
+        self.kubeadm_patches = tuple(kubeadm_patches)
+        self.kubeadm_patch_files = dict(kubeadm_patch_files or {})
+        self.api_port: int | None = None
         # Host processes a run adds (kwok for the fat-node tests) are recorded here, so down() stops
         # them even when the run that started them was killed.
         self.supervisor = Supervisor(self.workdir / "processes.json", self.workdir / "logs")
@@ -145,11 +174,33 @@ class KindBackend(ClusterBackend):
             raise BackendError(f"kind backend needs kind {KIND_VERSION} (go install sigs.k8s.io/kind@{KIND_VERSION}); "
                                f"found: {(version.stdout or version.stderr).strip() or 'no kind'}")
 
+    def start_engine(self) -> None:
+        """Offline mode: start the private engine, point every docker/kind child at it, relay a
+        free loopback port to the apiserver's published port inside the engine's namespace."""
+        from ..docker_engine import free_port
+
+        if self.api_port is not None:
+            return  # already started (idempotent: the offline backend starts it before up())
+        self.engine.start()
+        # The whole session (kind, docker, pytest-kind, testcontainers) talks to this engine.
+        os.environ["DOCKER_HOST"] = self.engine.host
+        self.api_port = free_port()
+        self.engine.relay(self.api_port).start()
+
     def up(self) -> None:
+        if self.engine is not None:
+            self.start_engine()
         self.preflight()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(yaml.safe_dump(render_kind_config(self.cluster_name, self.node_image),
-                                                   sort_keys=False))
+        patch_dir = None
+        if self.kubeadm_patch_files:
+            patch_dir = self.workdir / "kubeadm-patches"
+            patch_dir.mkdir(exist_ok=True)
+            for name, text in self.kubeadm_patch_files.items():
+                (patch_dir / name).write_text(text)
+        config = render_kind_config(self.cluster_name, self.node_image, self.api_port, self.kubeadm_patches,
+                                    patch_dir)
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self.run([self.kind, "create", "cluster", "--name", self.cluster_name, "--config", str(self.config_path),
                   "--kubeconfig", str(self.kubeconfig), "--wait", "180s"])
         self.run(self._kubectl_cmd("apply", "-f", "-"), input=json.dumps(runtime_class_manifest()))
@@ -157,14 +208,20 @@ class KindBackend(ClusterBackend):
 
     def install_fake_gpus(self) -> None:
         """Build + load the plugin image, run the DaemonSet, wait for the GPUs to be allocatable."""
-        self.run([self.docker, "build", "-f", str(REPO / "images" / "fake-gpu-plugin" / "Dockerfile"),
-                  "-t", self.plugin_image, str(REPO)])
-        self.run([self.kind, "load", "docker-image", self.plugin_image, "--name", self.cluster_name])
-        self.run(self._kubectl_cmd("apply", "-f", "-"),
-                 input=daemonset_manifest(self.plugin_image, self.gpu_count, self.gpu_product))
+        self.load_plugin_image()
+        self.run(self._kubectl_cmd("apply", "-f", "-"), input=self.plugin_manifest())
         self.run(self._kubectl_cmd("-n", PLUGIN_NAMESPACE, "rollout", "status", f"daemonset/{PLUGIN_NAME}",
                                    f"--timeout={int(self.wait_seconds)}s"))
         self.wait_for_gpus()
+
+    def plugin_manifest(self) -> str:
+        return daemonset_manifest(self.plugin_image, self.gpu_count, self.gpu_product)
+
+    def load_plugin_image(self) -> None:
+        """``docker build`` of the plugin's Dockerfile (its base image comes from a registry)."""
+        self.run([self.docker, "build", "-f", str(REPO / "images" / "fake-gpu-plugin" / "Dockerfile"),
+                  "-t", self.plugin_image, str(REPO)])
+        self.run([self.kind, "load", "docker-image", self.plugin_image, "--name", self.cluster_name])
 
     def allocatable_gpus(self) -> list[int]:
         out = self.run(self._kubectl_cmd(
@@ -186,7 +243,28 @@ class KindBackend(ClusterBackend):
         self.supervisor.reload()
         self.supervisor.stop_all()
         # `kind delete cluster` of a missing cluster succeeds, which makes this idempotent.
-        self.run([self.kind, "delete", "cluster", "--name", self.cluster_name], check=False)
+        if self.engine is None or self.engine.running():
+            self.run([self.kind, "delete", "cluster", "--name", self.cluster_name], check=False)
+        if self.engine is not None:
+            self.engine.stop()  # its relays, containers, data root, namespace, mounts, cgroups
+
+    def api(self) -> "ApiClient":
+        """The stdlib API client the tests share with the local backend, from kind's kubeconfig
+        (its CA and admin client certificate are embedded there: written out once)."""
+        import base64
+
+        from ._api import ApiClient
+
+        cfg = yaml.safe_load(self.kubeconfig.read_text())
+        cluster = cfg["clusters"][0]["cluster"]
+        user = cfg["users"][0]["user"]
+        pem = self.workdir / "pki"
+        pem.mkdir(parents=True, exist_ok=True)
+        for name, data in (("ca.crt", cluster["certificate-authority-data"]),
+                           ("admin.crt", user["client-certificate-data"]), ("admin.key", user["client-key-data"])):
+            (pem / name).write_bytes(base64.b64decode(data))
+        (pem / "admin.key").chmod(0o600)
+        return ApiClient(cluster["server"], pem / "ca.crt", pem / "admin.crt", pem / "admin.key")
 
     def load_image(self, archive: Path) -> None:
         self.run([self.kind, "load", "image-archive", str(archive), "--name", self.cluster_name])

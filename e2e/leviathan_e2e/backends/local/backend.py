@@ -6,6 +6,7 @@ by the supervisor (``<run_dir>/processes.json``), logging to ``<run_dir>/logs``:
 
     etcd 3.5 ─ kube-apiserver ─ kube-controller-manager, kube-scheduler
     containerd (own socket/root/state) ─ kubelet (cgroupfs) ─ kube-proxy (iptables)
+    kube-router (its NetworkPolicy controller only: iptables + ipset)
     coredns (``kubernetes`` plugin only, no ``forward``)
     hostpath provisioner (Python, default StorageClass ``leviathan-hostpath``)
     apiserver relay (host loopback port -> apiserver)
@@ -13,7 +14,8 @@ by the supervisor (``<run_dir>/processes.json``), logging to ``<run_dir>/logs``:
 All of them run inside a network namespace the run creates (:mod:`.network`): the bridge,
 kube-proxy's and CNI's iptables chains and the egress guard exist only there, so the host's
 network configuration is never touched, and a host that is itself a Kubernetes node keeps its
-rules. Binaries come from ``scripts/build-k8s`` (versions in ``e2e/versions.env``); Debian
+rules. Binaries come from ``scripts/build-k8s`` and ``scripts/build-kube-router`` (versions in
+``e2e/versions.env``); Debian
 packages from ``scripts/setup-e2e-host``. Must run as root.
 
 The module layout: config.py (knobs), render.py (component configs), network.py (the namespace,
@@ -36,7 +38,7 @@ from ...supervisor import Supervisor
 from ...versions import read_versions
 from .._api import ApiClient
 from ..base import BackendError, ClusterBackend, Kubectl, write_cluster_diagnostics
-from .config import CNI_BIN_DIR, DEBIAN_TOOLS, MARKER, SAVED_SYSCTLS, LocalConfig
+from .config import CNI_BIN_DIR, DEBIAN_TOOLS, MARKER, NETWORK_POLICY_TOOLS, SAVED_SYSCTLS, LocalConfig
 from .controlplane import ControlPlaneMixin, node_ready
 from .host import cgroup_mounts, host_network_snapshot, netns_id, read_sysctl
 from .network import ClusterNetwork
@@ -177,7 +179,10 @@ class LocalBackend(ControlPlaneMixin, TeardownMixin, ClusterBackend):
         if missing:
             problems.append(f"missing binaries in {self.cfg.bin_dir}: {', '.join(missing)} "
                             "(run scripts/build-k8s)")
-        tools = [t for t in DEBIAN_TOOLS if not shutil.which(t)]
+        if self.cfg.network_policy and not self.cfg.kube_router.exists():
+            problems.append(f"missing {self.cfg.kube_router} (run scripts/build-kube-router)")
+        tools = [t for t in DEBIAN_TOOLS + (NETWORK_POLICY_TOOLS if self.cfg.network_policy else ())
+                 if not shutil.which(t)]
         for p in (CNI_BIN_DIR / "bridge", CNI_BIN_DIR / "host-local", CNI_BIN_DIR / "loopback",
                   images.CATATONIT):
             if not p.exists():
@@ -264,6 +269,7 @@ class LocalBackend(ControlPlaneMixin, TeardownMixin, ClusterBackend):
             self._start_node()
             self._bootstrap_objects()
             self._wait_ready()
+            self._start_network_policy()
         except BaseException:
             self._log(f"cluster start FAILED; logs in {self.logs_dir}")
             raise
@@ -343,6 +349,7 @@ class LocalBackend(ControlPlaneMixin, TeardownMixin, ClusterBackend):
         in_netns = self.network.command if self.network.id else (lambda argv: ["false"])
         for name, cmd in (("ip-addr.txt", in_netns(["ip", "addr"])), ("ip-route.txt", in_netns(["ip", "route"])),
                           ("iptables.txt", in_netns(["iptables-save"])),
+                          ("ipset.txt", in_netns(["ipset", "list"])),
                           ("ctr-containers.txt", ["ctr", "--address", str(self.containerd_socket),
                                                   "-n", "k8s.io", "containers", "ls"]),
                           ("ctr-tasks.txt", ["ctr", "--address", str(self.containerd_socket),

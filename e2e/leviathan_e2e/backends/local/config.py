@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...versions import bin_dir as default_bin_dir
+from ...versions import kube_router_binary
 
 # Written into the kubelet root: up() refuses a /var/lib/kubelet without it (someone else's).
 MARKER = ".leviathan-e2e-owner"
 CHAIN_RAW = "LEV-E2E-GUARD"
 CHAIN_FWD = "LEV-E2E-FWD"
 CNI_BIN_DIR = Path("/usr/lib/cni")
+#: kube-router's policy controller runs ipset(8) for its pod and namespace sets.
+NETWORK_POLICY_TOOLS = ("ipset",)
 DEBIAN_TOOLS = ("containerd", "ctr", "runc", "ip", "iptables", "ip6tables", "openssl", "mount",
                 "umount", "nsenter", "unshare", "sysctl")
 # Global (not per network namespace) sysctls the kubelet may change; saved at up, restored at
@@ -28,12 +31,15 @@ SAVED_SYSCTLS = (
 # Helpers first (they talk to the control plane), the apiserver relay last: down() drains pods
 # through it before anything is stopped.
 COMPONENT_ORDER_STOP = ("fake-gpu-plugin", "kwok", "provisioner", "coredns", "kube-controller-manager",
-                        "kube-scheduler", "kube-proxy", "kubelet", "containerd", "kube-apiserver", "etcd",
+                        "kube-scheduler", "kube-router", "kube-proxy", "kubelet", "containerd", "kube-apiserver", "etcd",
                         "apiserver-relay")
 # An address inside the cluster's network namespace but outside the guard's range: the egress
 # test listens there; only the guard stands between it and a pod (TEST-NET-1, never routed).
 PROBE_IP = "192.0.2.1"
 PROBE_LINK = "lev-probe"
+#: kube-router's /healthz inside the cluster's network namespace (its default port: no collision
+#: with the host, whose namespace it is not in).
+KUBE_ROUTER_HEALTH_PORT = 20244
 
 
 @dataclass
@@ -55,6 +61,8 @@ class LocalConfig:
     cluster_domain: str = "cluster.local"
     dns: bool = True                       # CoreDNS (if the binary exists)
     kube_proxy: bool = True
+    network_policy: bool = True            # kube-router's NetworkPolicy controller enforces policies
+    kube_router: Path | None = None        # default: versions.kube_router_binary()
     max_pods: int = 110
     wait_timeout: float = 240.0
     log_verbosity: int = 1
@@ -66,6 +74,7 @@ class LocalConfig:
         self.run_dir = Path(self.run_dir)
         self.kubelet_root = Path(self.kubelet_root)
         self.bin_dir = Path(self.bin_dir) if self.bin_dir else default_bin_dir()
+        self.kube_router = Path(self.kube_router) if self.kube_router else kube_router_binary()
         if len(self.bridge) > 15:
             raise ValueError("bridge name must be at most 15 characters")
 

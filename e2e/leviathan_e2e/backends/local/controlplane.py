@@ -1,5 +1,6 @@
 """Starting the cluster: certificates, control plane (etcd, apiserver, controller-manager,
-scheduler), node (containerd, kubelet, kube-proxy), CoreDNS, the provisioner, bootstrap objects.
+scheduler), node (containerd, kubelet, kube-proxy), CoreDNS, the provisioner, bootstrap objects, and
+once the node exists the NetworkPolicy enforcer (kube-router's policy controller).
 
 A mixin of :class:`~.backend.LocalBackend`: it uses the backend's config, supervisor and network.
 Every component runs inside the cluster's network namespace (see :mod:`.network`).
@@ -19,7 +20,9 @@ from ..hostpath_provisioner import PROVISIONER, STORAGE_CLASS, storage_class_man
 from ..pki import PKI, render_kubeconfig
 from .host import tail
 from .network import helper_env
-from .render import render_cni_conflist, render_containerd_config, render_corefile, render_kube_proxy_config, render_kubelet_config
+from .config import KUBE_ROUTER_HEALTH_PORT
+from .render import (render_cni_conflist, render_containerd_config, render_corefile, render_kube_proxy_config,
+                     render_kube_router_args, render_kubelet_config)
 
 
 def node_ready(node: dict) -> bool:
@@ -53,9 +56,11 @@ class ControlPlaneMixin:
                       server=True, client=False, dns=[cfg.node_name, "localhost"],
                       ips=[cfg.node_ip, "127.0.0.1"])
         pki.make_cert("coredns", "system:leviathan-coredns", ["system:masters"])
+        # kube-router reads pods, namespaces, NetworkPolicies and its Node cluster-wide.
+        pki.make_cert("kube-router", "system:leviathan-kube-router", ["system:masters"])
         for user, pair in (("admin", "admin"), ("controller-manager", "controller-manager"),
                            ("scheduler", "scheduler"), ("kube-proxy", "kube-proxy"),
-                           ("kubelet", "kubelet"), ("coredns", "coredns")):
+                           ("kubelet", "kubelet"), ("coredns", "coredns"), ("kube-router", "kube-router")):
             # admin-internal: for tools run inside the cluster's network namespace
             path = self.run_dir / (f"{user}.kubeconfig" if user != "admin" else "admin-internal.kubeconfig")
             path.write_text(render_kubeconfig(cfg.internal_server, self.pki_dir / "ca.crt",
@@ -249,6 +254,21 @@ class ControlPlaneMixin:
             60, watch)
         self._log("default ServiceAccount present")
 
+    def _start_network_policy(self) -> None:
+        """kube-router's NetworkPolicy controller, after the node is Ready (it reads its own Node at
+        start and exits if there is none). Ready once its /healthz, inside the cluster's network
+        namespace, says every controller has synced, and its chains hook the filter table."""
+        if not self.cfg.network_policy:
+            self._log("NetworkPolicy enforcement disabled: policies are stored but not enforced")
+            return
+        self._spawn("kube-router", [str(self.cfg.kube_router),
+                                    *render_kube_router_args(self.cfg, self.run_dir / "kube-router.kubeconfig")])
+        health = f"http://127.0.0.1:{KUBE_ROUTER_HEALTH_PORT}/healthz"
+        self._wait("kube-router /healthz", lambda: self.network.run(
+            ["curl", "-sf", "--noproxy", "*", health], check=False, timeout=10).returncode == 0
+            and "KUBE-ROUTER-FORWARD" in self.network.run(["iptables", "-w", "-S", "FORWARD"]).stdout,
+            60, ["kube-router"])
+        self._log("kube-router NetworkPolicy controller ready")
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         """A component inside the cluster's network namespace, recorded before anything waits on it.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..base import BackendError
 
@@ -54,6 +56,49 @@ def under(path: str, roots: Iterable[Path]) -> bool:
         if path == rs or path.startswith(rs + "/"):
             return True
     return False
+
+
+def unmount_under(roots: Iterable[Path], attempts: int = 10) -> list[str]:
+    """Unmount every mount point under *roots*, deepest first (lazily where a plain umount fails).
+    Returns what is still mounted afterwards (empty on success)."""
+    roots = list(roots)
+    for _ in range(attempts):
+        mps = [m for m in mountpoints() if under(m, roots)]
+        if not mps:
+            return []
+        for mp in sorted(set(mps), key=lambda m: m.count("/"), reverse=True):
+            if subprocess.run(["umount", mp], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", mp], capture_output=True)
+    return [m for m in mountpoints() if under(m, roots)]
+
+
+def cgroup_pids(dirs: Iterable[Path]) -> set[int]:
+    """Every PID in the cgroup trees *dirs* (each controller's copy of one cgroup)."""
+    pids: set[int] = set()
+    for cg in dirs:
+        for procs in cg.rglob("cgroup.procs"):
+            try:
+                pids.update(int(x) for x in procs.read_text().split())
+            except OSError:
+                pass
+    return pids
+
+
+def kill_until_gone(find: Callable[[], set[int]], attempts: int = 30, quiet_scans: int = 1) -> None:
+    """SIGKILL what *find* returns (never this process) until it has returned nothing *quiet_scans*
+    times in a row; a new child of a dying one shows up on a later round."""
+    quiet = 0
+    for _ in range(attempts):
+        victims = find() - {os.getpid()}
+        quiet = 0 if victims else quiet + 1
+        if quiet >= quiet_scans:
+            return
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
 
 
 def cgroup_mounts() -> list[Path]:

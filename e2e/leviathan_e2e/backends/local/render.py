@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ... import images
-from .config import CHAIN_FWD, CHAIN_RAW, CNI_BIN_DIR, LocalConfig
+from .config import CHAIN_FWD, CHAIN_RAW, CNI_BIN_DIR, KUBE_ROUTER_HEALTH_PORT, LocalConfig
 
 def render_cni_conflist(cfg: LocalConfig) -> dict:
     return {
@@ -155,6 +155,28 @@ def render_kube_proxy_config(cfg: LocalConfig, kubeconfig: Path) -> dict:
         "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s",
                       "tcpCloseWaitTimeout": "0s"},
     }
+
+
+def render_kube_router_args(cfg: LocalConfig, kubeconfig: Path) -> list[str]:
+    """kube-router v2.1.0 as a NetworkPolicy enforcer only (flags as its --help lists them): no BGP
+    routing, no IPVS service proxy (kube-proxy stays), no CNI config of its own (the bridge plugin
+    wires the pods), no SNAT. It finds its node by name and its node IP (the bridge address) in the
+    Node object; pods are "local" when their hostIP is that IP. With the pods on one Linux bridge and
+    `bridge-nf-call-iptables=1` in the cluster's namespace (network.py), pod-to-pod traffic is
+    switched, not routed, yet passes the filter table's FORWARD chain, where its
+    `-m physdev --physdev-is-bridged` rules send it through each pod's firewall chain."""
+    return [
+        "--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
+        "--enable-cni=false", "--enable-pod-egress=false",
+        f"--kubeconfig={kubeconfig}",
+        f"--hostname-override={cfg.node_name}",
+        # Traffic to ClusterIPs is let through to kube-proxy's DNAT; policies then see the pod IP.
+        f"--service-cluster-ip-range={cfg.service_cidr}",
+        f"--health-port={KUBE_ROUTER_HEALTH_PORT}",
+        # Full re-syncs on every pod/namespace/policy change anyway; the periodic one only repairs.
+        "--iptables-sync-period=1m",
+        f"--v={cfg.log_verbosity}",
+    ]
 
 
 def render_corefile(cfg: LocalConfig, kubeconfig: Path) -> str:

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Callable
 
 from ..base import BackendError
 from .config import COMPONENT_ORDER_STOP, MARKER
-from .host import cgroup_mounts, mountpoints, processes_of_run, read_sysctl, under, write_sysctl
+from .host import (cgroup_mounts, cgroup_pids, kill_until_gone, mountpoints, processes_of_run, read_sysctl, under,
+                   unmount_under, write_sysctl)
 
 
 class TeardownMixin:
@@ -59,6 +58,11 @@ class TeardownMixin:
         attempt("cgroups", self._remove_cgroups)
         attempt("files", self._remove_files)
         left = self.leftovers()
+        if any(item.startswith("process ") for item in left):
+            # One more sweep for a straggler that appeared after the first (then its cgroup too).
+            attempt("sweep processes again", self._kill_run_processes)
+            attempt("cgroups again", self._remove_cgroups)
+            left = self.leftovers()
         if left:
             errors.append("leftovers: " + "; ".join(left))
         self.supervisor.forget_all()
@@ -94,6 +98,8 @@ class TeardownMixin:
                 pass
         if pods:
             self._log(f"deleted {len(pods)} pod(s); waiting for the kubelet to stop them")
+        # Wait even when the API lists no pod: a pod whose namespace was just deleted is gone from the
+        # API while the kubelet is still stopping its containers.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if not self._ctr("tasks", "ls", "-q", check=False, timeout=10).stdout.split():
@@ -117,35 +123,14 @@ class TeardownMixin:
     def _kill_run_processes(self) -> None:
         """SIGKILL what is left of this run: container processes (our cgroup tree), shims, and
         anything in our network namespace or naming our run dir (unrecorded by a killed run)."""
-        for _ in range(30):
-            victims = set(self._run_processes())
-            for cg in self._cgroup_dirs():
-                for procs in cg.rglob("cgroup.procs"):
-                    try:
-                        victims.update(int(x) for x in procs.read_text().split())
-                    except OSError:
-                        pass
-            victims.discard(os.getpid())
-            if not victims:
-                return
-            for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.2)
+        # Done after three empty scans in a row: a container a dying shim or runc was still
+        # starting shows up a moment after the first empty scan (seen in CI as a leftover).
+        kill_until_gone(lambda: set(self._run_processes()) | cgroup_pids(self._cgroup_dirs()),
+                        attempts=60, quiet_scans=3)
 
     # ------------------------------------------------------------------ host state
     def _unmount_all(self) -> None:
-        roots = [self.run_dir, self.cfg.kubelet_root]
-        for _ in range(10):
-            mps = [m for m in mountpoints() if under(m, roots)]
-            if not mps:
-                return
-            for mp in sorted(set(mps), key=lambda m: m.count("/"), reverse=True):
-                if subprocess.run(["umount", mp], capture_output=True).returncode != 0:
-                    subprocess.run(["umount", "-l", mp], capture_output=True)
-        left = [m for m in mountpoints() if under(m, roots)]
+        left = unmount_under([self.run_dir, self.cfg.kubelet_root])
         if left:
             raise BackendError(f"still mounted: {left}")
 

@@ -1,0 +1,438 @@
+{{/*
+Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names).
+*/}}
+{{- define "kt-sglang.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name: "<release>-<chart>", or the release name when it already contains the
+chart name. At most 63 characters, and never ending in "-" or "." (release names may hold dots).
+*/}}
+{{- define "kt-sglang.fullname" -}}
+{{- $name := printf "%s-%s" .Release.Name .Chart.Name -}}
+{{- if contains .Chart.Name .Release.Name }}{{- $name = .Release.Name -}}{{- end }}
+{{- regexReplaceAll "[-.]+$" ($name | trunc 63) "" -}}
+{{- end }}
+
+{{/*
+"<fullname><suffix>" in at most 63 characters: the fullname is cut, never the suffix, so names
+stay distinct (a Job's name becomes a label value, so it may not be longer than 63 either).
+Usage: {{ include "kt-sglang.suffixedName" (list . "-models") }}
+*/}}
+{{- define "kt-sglang.suffixedName" -}}
+{{- $suffix := index . 1 -}}
+{{- $base := include "kt-sglang.fullname" (index . 0) | trunc (int (sub 63 (len $suffix))) -}}
+{{- $base = regexReplaceAll "[-.]+$" $base "" -}}
+{{- printf "%s%s" $base $suffix -}}
+{{- end }}
+
+{{/*
+"<chart>-<version>" for the helm.sh/chart label.
+*/}}
+{{- define "kt-sglang.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every object. The chart version is kept out of selectors (selectors are immutable).
+*/}}
+{{- define "kt-sglang.labels" -}}
+helm.sh/chart: {{ include "kt-sglang.chart" . }}
+{{ include "kt-sglang.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: leviathan
+{{- end }}
+
+{{/*
+Selector labels: stable for the life of a release.
+*/}}
+{{- define "kt-sglang.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kt-sglang.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+{{- end }}
+
+{{/*
+Image reference "[registry/]repository:tag[@digest]".
+Usage: {{ include "kt-sglang.image" .Values.image }}
+*/}}
+{{- define "kt-sglang.image" -}}
+{{- $ref := printf "%s:%s" .repository .tag -}}
+{{- if .registry }}{{- $ref = printf "%s/%s" .registry $ref -}}{{- end }}
+{{- if .digest }}{{- $ref = printf "%s@%s" $ref .digest -}}{{- end }}
+{{- $ref -}}
+{{- end }}
+
+{{/*
+Startup budget in seconds: clamp(2 x weights / read throughput, floor, ceiling). Reading 400 GB from
+NVMe takes minutes and from a network volume far longer; a fixed 5-minute budget kills the pod
+mid-load, forever.
+Usage: {{ include "kt-sglang.startupBudgetSeconds" . }}
+*/}}
+{{- define "kt-sglang.startupBudgetSeconds" -}}
+{{- $p := .Values.probes.startup -}}
+{{- $read := div (mul (int64 .Values.model.sizeGiB) 1024) (int64 .Values.storage.readMiBps) -}}
+{{- $budget := mul 2 $read -}}
+{{- $budget = max $budget (int64 $p.floorSeconds) -}}
+{{- $budget = min $budget (int64 $p.ceilingSeconds) -}}
+{{- $budget -}}
+{{- end }}
+
+{{/*
+startupProbe failureThreshold covering the startup budget.
+*/}}
+{{- define "kt-sglang.startupFailureThreshold" -}}
+{{- $period := int64 .Values.probes.startup.periodSeconds -}}
+{{- $budget := int64 (include "kt-sglang.startupBudgetSeconds" .) -}}
+{{- div (add $budget (sub $period 1)) $period -}}
+{{- end }}
+
+{{/*
+Name of the engine's Service: a DNS-1035 label (letters, digits, "-"; starts with a letter; at most
+63), which Kubernetes requires of Service names. Dots of the release name become "-", and a
+release name that starts with a digit gets an "s" in front.
+*/}}
+{{- define "kt-sglang.serviceName" -}}
+{{- $name := include "kt-sglang.suffixedName" (list . "") | replace "." "-" -}}
+{{- if not (regexMatch "^[a-z]" $name) }}{{- $name = printf "s%s" $name | trunc 63 | trimSuffix "-" -}}{{- end }}
+{{- $name -}}
+{{- end }}
+
+{{/*
+Prefix of the environment variables Kubernetes injects for the engine's Service
+("<SERVICE_NAME>_SERVICE_HOST"); the test pod uses them, so it needs no cluster DNS.
+*/}}
+{{- define "kt-sglang.serviceEnvPrefix" -}}
+{{- include "kt-sglang.serviceName" . | upper | replace "-" "_" -}}
+{{- end }}
+
+{{/*
+A Kubernetes quantity in its base unit (bytes, or devices), as a float: every form the API server
+writes - binary suffixes Ki..Ei, decimal suffixes n, u, m, k..E, and exponents ("1e9", "5E-3"). A
+quantity read as 0 would make a 1Ei quota look full and reject a pod that fits.
+Usage: {{ include "kt-sglang.quantity" "1.5Ti" | float64 }}
+*/}}
+{{- define "kt-sglang.quantity" -}}
+{{- $q := toString . | trim -}}
+{{- $pattern := "^([+-]?[0-9]*\\.?[0-9]*)(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|n|u|m|k|M|G|T|P|E)?$" -}}
+{{- if not (regexMatch $pattern $q) }}
+{{- fail (printf "cannot read the Kubernetes quantity %q of a namespace ResourceQuota" $q) }}
+{{- end }}
+{{- $number := float64 (regexReplaceAll $pattern $q "${1}") -}}
+{{- $suffix := regexReplaceAll $pattern $q "${2}" -}}
+{{- $factors := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "n" 0.000000001 "u" 0.000001 "m" 0.001 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "P" 1000000000000000.0 "E" 1000000000000000000.0 -}}
+{{- if hasKey $factors $suffix }}
+{{- $number = mulf $number (index $factors $suffix) -}}
+{{- else }}
+{{- $exponent := int64 (substr 1 -1 $suffix | trimPrefix "+") -}}
+{{- range until (int (ternary $exponent (sub 0 $exponent) (ge $exponent 0))) -}}
+{{- $number = ternary (mulf $number 10.0) (divf $number 10.0) (ge $exponent 0) -}}
+{{- end -}}
+{{- end }}
+{{- $number -}}
+{{- end }}
+
+{{/*
+A Kubernetes quantity ("500Gi", "1.5Ti", "600G", "1073741824") in MiB, rounded down.
+Usage: {{ include "kt-sglang.quantityMiB" "500Gi" }}
+*/}}
+{{- define "kt-sglang.quantityMiB" -}}
+{{- int64 (floor (divf (include "kt-sglang.quantity" . | float64) 1048576.0)) -}}
+{{- end }}
+
+{{/*
+Messages for every namespace ResourceQuota the engine pod would not fit in (memory, GPUs).
+Empty when it fits, under `helm template`, and on upgrades.
+*/}}
+{{- define "kt-sglang.quotaShortfall" -}}
+{{- if .Release.IsInstall -}}
+{{- $memory := .Values.resources.memory -}}
+{{- $limitMiB := mul (int64 $memory.limitGiB) 1024 -}}
+{{- $requestMiB := mul (int64 ($memory.requestGiB | default $memory.limitGiB)) 1024 -}}
+{{- $needs := dict "limits.memory" $limitMiB "requests.memory" $requestMiB "memory" $requestMiB -}}
+{{- $gpuKey := printf "requests.%s" .Values.gpus.resourceName -}}
+{{- $messages := list -}}
+{{- $quotas := lookup "v1" "ResourceQuota" .Release.Namespace "" | default dict -}}
+{{- range ($quotas.items | default list) -}}
+{{- $quota := . -}}
+{{- $hard := .status.hard | default .spec.hard | default dict -}}
+{{- $used := .status.used | default dict -}}
+{{- range $key, $need := $needs -}}
+{{- if hasKey $hard $key -}}
+{{- $free := sub (include "kt-sglang.quantityMiB" (index $hard $key) | int64) (include "kt-sglang.quantityMiB" (index $used $key | default "0") | int64) -}}
+{{- if gt (int64 $need) $free -}}
+{{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d GiB of %s in namespace %s, but the engine pod needs %d GiB (resources.memory), so Kubernetes would never create it. Ask for a larger quota, or lower resources.memory (a smaller quant)." $quota.metadata.name (div $free 1024) $key $quota.metadata.namespace (div (int64 $need) 1024)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (hasKey $hard $gpuKey) (gt (int64 $.Values.gpus.count) 0) -}}
+{{- $hardGpus := include "kt-sglang.quantity" (index $hard $gpuKey) | float64 | floor | int64 -}}
+{{- $usedGpus := include "kt-sglang.quantity" (index $used $gpuKey | default "0") | float64 | floor | int64 -}}
+{{- $freeGpus := sub $hardGpus $usedGpus -}}
+{{- if gt (int64 $.Values.gpus.count) $freeGpus -}}
+{{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d of %s, but gpus.count is %d." $quota.metadata.name $freeGpus $gpuKey (int64 $.Values.gpus.count)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $messages -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Messages for every namespace LimitRange whose max memory per Container or Pod is below the engine's
+memory limit: the API server refuses such a pod outright (the ReplicaSet retries forever). Empty
+under `helm template`, where lookup returns nothing.
+*/}}
+{{- define "kt-sglang.limitRangeShortfall" -}}
+{{- $limitMiB := mul (int64 .Values.resources.memory.limitGiB) 1024 -}}
+{{- $messages := list -}}
+{{- $ranges := lookup "v1" "LimitRange" .Release.Namespace "" | default dict -}}
+{{- range ($ranges.items | default list) -}}
+{{- $range := . -}}
+{{- range ($range.spec.limits | default list) -}}
+{{- $kind := .type -}}
+{{- if and (has $kind (list "Container" "Pod")) (hasKey (.max | default dict) "memory") -}}
+{{- $maxMiB := include "kt-sglang.quantityMiB" .max.memory | int64 -}}
+{{- if gt $limitMiB $maxMiB -}}
+{{- $messages = append $messages (printf "namespace limits: LimitRange %s allows at most %d GiB of memory per %s in namespace %s, but the engine pod's limit is %d GiB (resources.memory.limitGiB), so the API server would refuse the pod. Ask for a larger LimitRange max, or lower resources.memory." $range.metadata.name (div $maxMiB 1024) $kind $range.metadata.namespace (div $limitMiB 1024)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $messages -}}
+{{- end }}
+
+{{/*
+--kt-method: cpu.method, or the ISA's default (avx512: RAWINT4, amx: AMXINT4).
+*/}}
+{{- define "kt-sglang.ktMethod" -}}
+{{- .Values.cpu.method | default (ternary "AMXINT4" "RAWINT4" (eq .Values.cpu.isa "amx")) -}}
+{{- end }}
+
+{{/*
+The model directory (config, tokenizer, attention and shared weights for the GPUs).
+*/}}
+{{- define "kt-sglang.modelPath" -}}
+{{- printf "%s/%s" .Values.storage.mountPath .Values.model.dir -}}
+{{- end }}
+
+{{/*
+--kt-weight-path follows the method: RAWINT4/FP8/BF16 read the experts from the model's own
+safetensors (the same directory); AMXINT4/AMXINT8 read weights converted for AMX.
+*/}}
+{{- define "kt-sglang.ktWeightPath" -}}
+{{- if has (include "kt-sglang.ktMethod" .) (list "AMXINT4" "AMXINT8") -}}
+{{- printf "%s/%s" .Values.storage.mountPath .Values.model.cpuWeights.dir -}}
+{{- else -}}
+{{- include "kt-sglang.modelPath" . -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+--watchdog-timeout: engine.watchdogTimeoutSeconds, or twice the time one full prefill chunk takes
+with the experts on the CPU (chunkedPrefillSize / cpuPrefillTokensPerSecond), never below
+sglang's own 300 s.
+*/}}
+{{- define "kt-sglang.watchdogTimeoutSeconds" -}}
+{{- $e := .Values.engine -}}
+{{- if gt (int64 $e.watchdogTimeoutSeconds) 0 -}}
+{{- int64 $e.watchdogTimeoutSeconds -}}
+{{- else -}}
+{{- max 300 (mul 2 (div (int64 $e.chunkedPrefillSize) (int64 $e.cpuPrefillTokensPerSecond))) -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Image tag: image.tag, or the pinned build of the cpu.isa flavour (images/versions.yaml).
+*/}}
+{{- define "kt-sglang.engineImage" -}}
+{{- $tag := .Values.image.tag | default (ternary "0.7.2-cu128-amx" "0.7.2-cu128-avx512" (eq .Values.cpu.isa "amx")) -}}
+{{- include "kt-sglang.image" (merge (dict "tag" $tag) .Values.image) -}}
+{{- end }}
+
+{{/*
+The pod's affinity: .Values.affinity with the NFD labels of cpu.isa in every nodeSelectorTerm
+(one term holding only them when there is none): its flags required, and for avx512 the AMX flag
+absent, so each ISA value selects exactly one node class.
+*/}}
+{{- define "kt-sglang.affinity" -}}
+{{- $amx := eq .Values.cpu.isa "amx" -}}
+{{- $flags := ternary (list "AMXTILE" "AMXINT8") (list "AVX512F" "AVX512BW") $amx -}}
+{{- $absent := ternary (list) (list "AMXTILE") $amx -}}
+{{- $isa := list -}}
+{{- range $flags -}}
+{{- $isa = append $isa (dict "key" (printf "feature.node.kubernetes.io/cpu-cpuid.%s" .) "operator" "In" "values" (list "true")) -}}
+{{- end -}}
+{{- range $absent -}}
+{{- $isa = append $isa (dict "key" (printf "feature.node.kubernetes.io/cpu-cpuid.%s" .) "operator" "DoesNotExist") -}}
+{{- end -}}
+{{- $affinity := deepCopy (.Values.affinity | default dict) -}}
+{{- $node := $affinity.nodeAffinity | default dict -}}
+{{- $required := $node.requiredDuringSchedulingIgnoredDuringExecution | default dict -}}
+{{- $terms := list -}}
+{{- range ($required.nodeSelectorTerms | default (list (dict))) -}}
+{{- $terms = append $terms (set (deepCopy .) "matchExpressions" (concat (.matchExpressions | default list) $isa)) -}}
+{{- end -}}
+{{- $_ := set $required "nodeSelectorTerms" $terms -}}
+{{- $_ = set $node "requiredDuringSchedulingIgnoredDuringExecution" $required -}}
+{{- $_ = set $affinity "nodeAffinity" $node -}}
+{{- toYaml $affinity -}}
+{{- end }}
+
+{{/*
+engine.extraArgs / engine.extraArgsUnchecked checked against files/engine-flags.json, the flags of
+the pinned engine's own parser (scripts/engine-flags). Prints one sentence per refused argument.
+*/}}
+{{- define "kt-sglang.extraArgsProblems" -}}
+{{- $manifest := .Files.Get "files/engine-flags.json" | fromJson -}}
+{{- $options := $manifest.options -}}
+{{- $spelling := $manifest.spelling | default dict -}}
+{{- $problems := list -}}
+{{- range $field := list "extraArgs" "extraArgsUnchecked" -}}
+{{- /* argparse arity: the value a one-value flag still waits for ($pending), so a stray value, a
+missing value and a non-integer int are refused here and not by the engine at start-up */ -}}
+{{- $pending := dict -}}
+{{- range $i, $raw := (index $.Values.engine $field | default list) -}}
+{{- $arg := toString $raw -}}
+{{- if and (hasPrefix "-" $arg) (not (regexMatch "^-[0-9.]" $arg)) -}}
+{{- if $pending.name -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s needs a value before the next flag." $field (sub $i 1) (quote $pending.name)) -}}
+{{- end -}}
+{{- $pending = dict -}}
+{{- $name := regexReplaceAll "=.*$" $arg "" -}}
+{{- if and (contains "=" $arg) (eq (toString $spelling.equals_values) "false") -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s: %s %s does not read --flag=value. Give the value as the next item: [%s, %s]." $field $i (quote $arg) $manifest.engine $manifest.version (quote $name) (quote (regexReplaceAll "^[^=]*=" $arg ""))) -}}
+{{- end -}}
+{{- $canonical := $name -}}
+{{- if hasPrefix "--" $name -}}
+{{- $parts := splitn "." 2 (trimPrefix "--" $name) -}}
+{{- $head := $parts._0 -}}
+{{- if $spelling.dashes_for_underscores }}{{ $head = replace "_" "-" $head }}{{ end -}}
+{{- $canonical = printf "--%s" $head -}}
+{{- if and $parts._1 (not $spelling.dotted_sub_keys) }}{{ $canonical = printf "%s.%s" $canonical $parts._1 }}{{ end -}}
+{{- end -}}
+{{- $spec := get $options $canonical -}}
+{{- if and $spec (eq (toString $spec.nargs) "1") (not (contains "=" $arg)) -}}
+{{- $pending = dict "name" $name "type" (toString $spec.type) -}}
+{{- end -}}
+{{- if and (not $spec) (eq $field "extraArgs") -}}
+{{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag of %s %s (its argument parser has no such option; the chart lists them in files/engine-flags.json). Remove it, or move it to engine.extraArgsUnchecked if your image really accepts it." $i (quote $name) $manifest.engine $manifest.version) -}}
+{{- else if and $spec (hasKey $manifest.owned $spec.dest) -}}
+{{- $source := get $manifest.owned $spec.dest -}}
+{{- if $source -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s is already set by the chart from %s. Set that instead: a second %s would silently override it." $field $i (quote $name) $source (quote $name)) -}}
+{{- else -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s is fixed by the chart and cannot be overridden: the probes and the Service depend on it." $field $i (quote $name)) -}}
+{{- end -}}
+{{- end -}}
+{{- else if $pending.name -}}
+{{- if and (eq $pending.type "int") (not (regexMatch "^[-+]?[0-9]+$" (trim $arg))) -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s takes an integer, not %s." $field $i (quote $pending.name) (quote $arg)) -}}
+{{- else if and (eq $pending.type "float") (not (regexMatch "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" (trim $arg))) -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s takes a number, not %s." $field $i (quote $pending.name) (quote $arg)) -}}
+{{- end -}}
+{{- $pending = dict -}}
+{{- else if eq $field "extraArgs" -}}
+{{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag, and no flag before it takes a value: the engine would refuse it as an unrecognized argument." $i (quote $arg)) -}}
+{{- end -}}
+{{- end -}}
+{{- if $pending.name -}}
+{{- $problems = append $problems (printf "engine.%s: the last flag, %s, needs a value." $field (quote $pending.name)) -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $problems -}}
+{{- end }}
+
+{{/*
+Cross-field checks. Each broken rule adds one message naming the values path and the fix; all are
+reported at once, at `helm template`/`helm install` time, before anything is created.
+*/}}
+{{- define "kt-sglang.validateValues" -}}
+{{- $messages := list }}
+{{- /* rules: namespace.quota, namespace.limitRange, engine.memFractionStatic.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, download.hfTokenSecret.name, download.hfTokenSecret.key, engine.extraArgs, probes.startup.bounds, resources.cpu.request, resources.memory.request, service.nodePort, cpu.method.isa, cpu.method.amxImage, image.tag.isa, model.cpuWeights, resources.memory.limit, cpu.ktCpuinfer, cpu.numaNodes, engine.tensorParallelSize, gpus.count, resources.shmGiB, download.nodeSelector */}}
+{{- if include "kt-sglang.quotaShortfall" . }}
+{{- $messages = append $messages (include "kt-sglang.quotaShortfall" .) }}
+{{- end }}
+{{- if include "kt-sglang.limitRangeShortfall" . }}
+{{- $messages = append $messages (include "kt-sglang.limitRangeShortfall" .) }}
+{{- end }}
+{{- if and (kindIs "string" .Values.engine.memFractionStatic) (or (le (float64 .Values.engine.memFractionStatic) 0.0) (ge (float64 .Values.engine.memFractionStatic) 1.0)) }}
+{{- $messages = append $messages (printf "engine.memFractionStatic=%s is out of range: it must be > 0 and < 1." .Values.engine.memFractionStatic) }}
+{{- end }}
+{{- if and (.Values.storage.hostPath.path) (or (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create)) }}
+{{- $messages = append $messages ("storage: both storage.hostPath.path and a PVC are set. Choose one: a node-local directory (--set storage.pvc.create=false,storage.pvc.existingClaim=) or a PVC (--set storage.hostPath.path=).") }}
+{{- end }}
+{{- if and (and (not (.Values.storage.hostPath.path)) (not (.Values.storage.pvc.existingClaim))) (not (.Values.storage.pvc.create)) }}
+{{- $messages = append $messages ("storage: no model storage. Set storage.hostPath.path to the mounted NVMe directory, storage.pvc.existingClaim, or storage.pvc.create=true with storage.pvc.sizeGiB.") }}
+{{- end }}
+{{- if and (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create) }}
+{{- $messages = append $messages ("storage.pvc: existingClaim and create=true are both set. Use the existing claim or create one, not both.") }}
+{{- end }}
+{{- if regexMatch "(^|/)\\.\\.(/|$)" .Values.storage.hostPath.path }}
+{{- $messages = append $messages ("storage.hostPath.path must not contain a .. element (Kubernetes refuses it). Give the directory's real absolute path.") }}
+{{- end }}
+{{- if and (.Values.storage.hostPath.path) (not (or (.Values.nodeName) (hasKey .Values.nodeSelector "kubernetes.io/hostname"))) }}
+{{- $messages = append $messages ("storage.hostPath.path is a directory on one node, but nothing pins the pods to that node: the download Job and the engine could run on different nodes. Set nodeName to the node's name (kubectl get nodes), or a nodeSelector on kubernetes.io/hostname.") }}
+{{- end }}
+{{- if and (.Values.storage.pvc.create) (lt (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64)) }}
+{{- $messages = append $messages (printf "storage.pvc.sizeGiB: %d GiB cannot hold the %d GiB of weights. Raise it, e.g. --set storage.pvc.sizeGiB=%d" (.Values.storage.pvc.sizeGiB | int64) (.Values.model.sizeGiB | int64) (add (.Values.model.sizeGiB | int64) (div (.Values.model.sizeGiB | int64) 10) 10)) }}
+{{- end }}
+{{- if and (.Values.download.hfTokenSecret.name) (not (and (le (len .Values.download.hfTokenSecret.name) 253) (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .Values.download.hfTokenSecret.name))) }}
+{{- $messages = append $messages ("download.hfTokenSecret.name must be the name of a Secret (lowercase letters, digits, - and .), not the token itself. Put the token in a Secret, e.g. kubectl create secret generic hf-token --from-literal=HF_TOKEN=<token>, and set download.hfTokenSecret.name=hf-token. (The value is not shown here.)") }}
+{{- end }}
+{{- if not (and (le (len .Values.download.hfTokenSecret.key) 253) (regexMatch "^[-._a-zA-Z0-9]+$" .Values.download.hfTokenSecret.key)) }}
+{{- $messages = append $messages ("download.hfTokenSecret.key must be a key inside the Secret (letters, digits, -, _ and .), e.g. HF_TOKEN. (The value is not shown here.)") }}
+{{- end }}
+{{- if include "kt-sglang.extraArgsProblems" . }}
+{{- $messages = append $messages (include "kt-sglang.extraArgsProblems" .) }}
+{{- end }}
+{{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
+{{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}
+{{- end }}
+{{- if and (gt (.Values.resources.cpu.limit | int64) 0) (gt (.Values.resources.cpu.request | int64) (.Values.resources.cpu.limit | int64)) }}
+{{- $messages = append $messages (printf "resources.cpu: request (%d cores) is above limit (%d). Lower the request, raise the limit, or set limit 0 for no limit." (.Values.resources.cpu.request | int64) (.Values.resources.cpu.limit | int64)) }}
+{{- end }}
+{{- if gt (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64) }}
+{{- $messages = append $messages (printf "resources.memory: requestGiB (%d) is above limitGiB (%d). Lower the request or raise the limit." (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64)) }}
+{{- end }}
+{{- if and (not (eq .Values.service.type "NodePort")) (gt (.Values.service.nodePort | int64) 0) }}
+{{- $messages = append $messages (printf "service.nodePort=%d only applies to a NodePort Service, but service.type is %s. Use --set service.type=NodePort, or drop service.nodePort." (.Values.service.nodePort | int64) .Values.service.type) }}
+{{- end }}
+{{- if and (has (include "kt-sglang.ktMethod" .) (list "AMXINT4" "AMXINT8")) (not (eq .Values.cpu.isa "amx")) }}
+{{- $messages = append $messages (printf "cpu.method=%s needs Intel AMX, but cpu.isa=%s: the pod would be placed on a node without AMX and die on its first AMX instruction. Use cpu.method=RAWINT4 (native INT4 checkpoints) on AVX512, or cpu.isa=amx on a Sapphire Rapids or newer node." (include "kt-sglang.ktMethod" .) .Values.cpu.isa) }}
+{{- end }}
+{{- if and (not (has (include "kt-sglang.ktMethod" .) (list "AMXINT4" "AMXINT8"))) (eq .Values.cpu.isa "amx") }}
+{{- $messages = append $messages (printf "cpu.method=%s is an AVX512 method, but cpu.isa=amx selects the AMX image, which keeps only the AMX kernels. Use cpu.method=AMXINT4 or AMXINT8 (with model.cpuWeights), or cpu.isa=avx512." (include "kt-sglang.ktMethod" .)) }}
+{{- end }}
+{{- if and (.Values.image.tag) (or (and (eq .Values.cpu.isa "amx") (not (regexMatch "-amx$" .Values.image.tag))) (and (not (eq .Values.cpu.isa "amx")) (regexMatch "-amx$" .Values.image.tag))) }}
+{{- $messages = append $messages (printf "image.tag=%s does not match cpu.isa=%s: the tag's flavour suffix must be -%s (or leave image.tag empty for the pinned build of the ISA)." .Values.image.tag .Values.cpu.isa .Values.cpu.isa) }}
+{{- end }}
+{{- if and (and (has (include "kt-sglang.ktMethod" .) (list "AMXINT4" "AMXINT8")) (.Values.download.enabled)) (not (.Values.model.cpuWeights.repo)) }}
+{{- $messages = append $messages (printf "cpu.method=%s reads expert weights converted for AMX from model.cpuWeights.dir, but model.cpuWeights.repo is empty, so the download Job would never fetch them. Set model.cpuWeights.repo, or download.enabled=false with the converted weights already in %s/%s." (include "kt-sglang.ktMethod" .) .Values.storage.mountPath .Values.model.cpuWeights.dir) }}
+{{- end }}
+{{- if lt (.Values.resources.memory.limitGiB | int64) ((add (.Values.model.sizeGiB | int64) (.Values.model.hostOverheadGiB | int64)) | int64) }}
+{{- $messages = append $messages (printf "resources.memory.limitGiB=%d is below the %d GiB of weights + %d GiB overhead that kt-kernel keeps in host RAM: the pod would be OOM-killed while loading the experts (the seed died at layer 35/60 under 480Gi). Use --set resources.memory.limitGiB=%d." (.Values.resources.memory.limitGiB | int64) (.Values.model.sizeGiB | int64) (.Values.model.hostOverheadGiB | int64) (add (.Values.model.sizeGiB | int64) (.Values.model.hostOverheadGiB | int64))) }}
+{{- end }}
+{{- if and (gt (.Values.resources.cpu.limit | int64) 0) (gt (.Values.cpu.ktCpuinfer | int64) (.Values.resources.cpu.limit | int64)) }}
+{{- $messages = append $messages (printf "cpu.ktCpuinfer=%d expert threads exceed resources.cpu.limit=%d cores: the threads would be throttled by the CPU quota. Lower ktCpuinfer to the physical cores you give the pod." (.Values.cpu.ktCpuinfer | int64) (.Values.resources.cpu.limit | int64)) }}
+{{- end }}
+{{- if gt (.Values.cpu.numaNodes | int64) (.Values.cpu.ktCpuinfer | int64) }}
+{{- $messages = append $messages (printf "cpu.numaNodes=%d thread pools but cpu.ktCpuinfer=%d threads: every pool needs at least one thread." (.Values.cpu.numaNodes | int64) (.Values.cpu.ktCpuinfer | int64)) }}
+{{- end }}
+{{- if gt (.Values.engine.tensorParallelSize | int64) (.Values.gpus.count | int64) }}
+{{- $messages = append $messages (printf "engine.tensorParallelSize=%d needs that many GPUs, but gpus.count=%d." (.Values.engine.tensorParallelSize | int64) (.Values.gpus.count | int64)) }}
+{{- end }}
+{{- if not (gt (.Values.gpus.count | int64) 0) }}
+{{- $messages = append $messages ("gpus.count: SGLang runs attention and the GPU experts on GPUs; request at least one.") }}
+{{- end }}
+{{- if and (gt (.Values.engine.tensorParallelSize | int64) 1) (lt (.Values.resources.shmGiB | int64) (.Values.engine.tensorParallelSize | int64)) }}
+{{- $messages = append $messages (printf "resources.shmGiB=%d is too small for tensorParallelSize=%d: NCCL and SGLang's all-reduce exchange buffers through /dev/shm between the ranks. Give at least 1 GiB per rank." (.Values.resources.shmGiB | int64) (.Values.engine.tensorParallelSize | int64)) }}
+{{- end }}
+{{- if and (.Values.download.nodeSelector) (.Values.storage.hostPath.path) }}
+{{- $messages = append $messages ("download.nodeSelector places the Job on other nodes, but storage.hostPath.path is one node's disk: the engine would never see the files. Use a network PVC, or drop download.nodeSelector.") }}
+{{- end }}
+{{- if $messages }}
+{{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $messages)) }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,404 @@
+{{/*
+Chart name, truncated to 63 characters (the DNS label limit of Kubernetes names).
+*/}}
+{{- define "llamacpp.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name: "<release>-<chart>", or the release name when it already contains the
+chart name. At most 63 characters, and never ending in "-" or "." (release names may hold dots).
+*/}}
+{{- define "llamacpp.fullname" -}}
+{{- $name := printf "%s-%s" .Release.Name .Chart.Name -}}
+{{- if contains .Chart.Name .Release.Name }}{{- $name = .Release.Name -}}{{- end }}
+{{- regexReplaceAll "[-.]+$" ($name | trunc 63) "" -}}
+{{- end }}
+
+{{/*
+"<fullname><suffix>" in at most 63 characters: the fullname is cut, never the suffix, so names
+stay distinct (a Job's name becomes a label value, so it may not be longer than 63 either).
+Usage: {{ include "llamacpp.suffixedName" (list . "-models") }}
+*/}}
+{{- define "llamacpp.suffixedName" -}}
+{{- $suffix := index . 1 -}}
+{{- $base := include "llamacpp.fullname" (index . 0) | trunc (int (sub 63 (len $suffix))) -}}
+{{- $base = regexReplaceAll "[-.]+$" $base "" -}}
+{{- printf "%s%s" $base $suffix -}}
+{{- end }}
+
+{{/*
+"<chart>-<version>" for the helm.sh/chart label.
+*/}}
+{{- define "llamacpp.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every object. The chart version is kept out of selectors (selectors are immutable).
+*/}}
+{{- define "llamacpp.labels" -}}
+helm.sh/chart: {{ include "llamacpp.chart" . }}
+{{ include "llamacpp.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: leviathan
+{{- end }}
+
+{{/*
+Selector labels: stable for the life of a release.
+*/}}
+{{- define "llamacpp.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "llamacpp.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+{{- end }}
+
+{{/*
+Image reference "[registry/]repository:tag[@digest]".
+Usage: {{ include "llamacpp.image" .Values.image }}
+*/}}
+{{- define "llamacpp.image" -}}
+{{- $ref := printf "%s:%s" .repository .tag -}}
+{{- if .registry }}{{- $ref = printf "%s/%s" .registry $ref -}}{{- end }}
+{{- if .digest }}{{- $ref = printf "%s@%s" $ref .digest -}}{{- end }}
+{{- $ref -}}
+{{- end }}
+
+{{/*
+Startup budget in seconds: clamp(2 x weights / read throughput, floor, ceiling). Reading 400 GB from
+NVMe takes minutes and from a network volume far longer; a fixed 5-minute budget kills the pod
+mid-load, forever.
+Usage: {{ include "llamacpp.startupBudgetSeconds" . }}
+*/}}
+{{- define "llamacpp.startupBudgetSeconds" -}}
+{{- $p := .Values.probes.startup -}}
+{{- $read := div (mul (int64 (include "llamacpp.weightsGiB" .)) 1024) (int64 .Values.storage.readMiBps) -}}
+{{- $budget := mul 2 $read -}}
+{{- $budget = max $budget (int64 $p.floorSeconds) -}}
+{{- $budget = min $budget (int64 $p.ceilingSeconds) -}}
+{{- $budget -}}
+{{- end }}
+
+{{/*
+startupProbe failureThreshold covering the startup budget.
+*/}}
+{{- define "llamacpp.startupFailureThreshold" -}}
+{{- $period := int64 .Values.probes.startup.periodSeconds -}}
+{{- $budget := int64 (include "llamacpp.startupBudgetSeconds" .) -}}
+{{- div (add $budget (sub $period 1)) $period -}}
+{{- end }}
+
+{{/*
+Name of the engine's Service: a DNS-1035 label (letters, digits, "-"; starts with a letter; at most
+63), which Kubernetes requires of Service names. Dots of the release name become "-", and a
+release name that starts with a digit gets an "s" in front.
+*/}}
+{{- define "llamacpp.serviceName" -}}
+{{- $name := include "llamacpp.suffixedName" (list . "") | replace "." "-" -}}
+{{- if not (regexMatch "^[a-z]" $name) }}{{- $name = printf "s%s" $name | trunc 63 | trimSuffix "-" -}}{{- end }}
+{{- $name -}}
+{{- end }}
+
+{{/*
+Prefix of the environment variables Kubernetes injects for the engine's Service
+("<SERVICE_NAME>_SERVICE_HOST"); the test pod uses them, so it needs no cluster DNS.
+*/}}
+{{- define "llamacpp.serviceEnvPrefix" -}}
+{{- include "llamacpp.serviceName" . | upper | replace "-" "_" -}}
+{{- end }}
+
+{{/*
+A Kubernetes quantity in its base unit (bytes, or devices), as a float: every form the API server
+writes - binary suffixes Ki..Ei, decimal suffixes n, u, m, k..E, and exponents ("1e9", "5E-3"). A
+quantity read as 0 would make a 1Ei quota look full and reject a pod that fits.
+Usage: {{ include "llamacpp.quantity" "1.5Ti" | float64 }}
+*/}}
+{{- define "llamacpp.quantity" -}}
+{{- $q := toString . | trim -}}
+{{- $pattern := "^([+-]?[0-9]*\\.?[0-9]*)(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|n|u|m|k|M|G|T|P|E)?$" -}}
+{{- if not (regexMatch $pattern $q) }}
+{{- fail (printf "cannot read the Kubernetes quantity %q of a namespace ResourceQuota" $q) }}
+{{- end }}
+{{- $number := float64 (regexReplaceAll $pattern $q "${1}") -}}
+{{- $suffix := regexReplaceAll $pattern $q "${2}" -}}
+{{- $factors := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "n" 0.000000001 "u" 0.000001 "m" 0.001 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "P" 1000000000000000.0 "E" 1000000000000000000.0 -}}
+{{- if hasKey $factors $suffix }}
+{{- $number = mulf $number (index $factors $suffix) -}}
+{{- else }}
+{{- $exponent := int64 (substr 1 -1 $suffix | trimPrefix "+") -}}
+{{- range until (int (ternary $exponent (sub 0 $exponent) (ge $exponent 0))) -}}
+{{- $number = ternary (mulf $number 10.0) (divf $number 10.0) (ge $exponent 0) -}}
+{{- end -}}
+{{- end }}
+{{- $number -}}
+{{- end }}
+
+{{/*
+A Kubernetes quantity ("500Gi", "1.5Ti", "600G", "1073741824") in MiB, rounded down.
+Usage: {{ include "llamacpp.quantityMiB" "500Gi" }}
+*/}}
+{{- define "llamacpp.quantityMiB" -}}
+{{- int64 (floor (divf (include "llamacpp.quantity" . | float64) 1048576.0)) -}}
+{{- end }}
+
+{{/*
+Messages for every namespace ResourceQuota the engine pod would not fit in (memory, GPUs).
+Empty when it fits, under `helm template`, and on upgrades.
+*/}}
+{{- define "llamacpp.quotaShortfall" -}}
+{{- if .Release.IsInstall -}}
+{{- $memory := .Values.resources.memory -}}
+{{- $limitMiB := mul (int64 $memory.limitGiB) 1024 -}}
+{{- $requestMiB := mul (int64 ($memory.requestGiB | default $memory.limitGiB)) 1024 -}}
+{{- $needs := dict "limits.memory" $limitMiB "requests.memory" $requestMiB "memory" $requestMiB -}}
+{{- $gpuKey := printf "requests.%s" .Values.gpus.resourceName -}}
+{{- $messages := list -}}
+{{- $quotas := lookup "v1" "ResourceQuota" .Release.Namespace "" | default dict -}}
+{{- range ($quotas.items | default list) -}}
+{{- $quota := . -}}
+{{- $hard := .status.hard | default .spec.hard | default dict -}}
+{{- $used := .status.used | default dict -}}
+{{- range $key, $need := $needs -}}
+{{- if hasKey $hard $key -}}
+{{- $free := sub (include "llamacpp.quantityMiB" (index $hard $key) | int64) (include "llamacpp.quantityMiB" (index $used $key | default "0") | int64) -}}
+{{- if gt (int64 $need) $free -}}
+{{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d GiB of %s in namespace %s, but the engine pod needs %d GiB (resources.memory), so Kubernetes would never create it. Ask for a larger quota, or lower resources.memory (a smaller quant)." $quota.metadata.name (div $free 1024) $key $quota.metadata.namespace (div (int64 $need) 1024)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (hasKey $hard $gpuKey) (gt (int64 $.Values.gpus.count) 0) -}}
+{{- $hardGpus := include "llamacpp.quantity" (index $hard $gpuKey) | float64 | floor | int64 -}}
+{{- $usedGpus := include "llamacpp.quantity" (index $used $gpuKey | default "0") | float64 | floor | int64 -}}
+{{- $freeGpus := sub $hardGpus $usedGpus -}}
+{{- if gt (int64 $.Values.gpus.count) $freeGpus -}}
+{{- $messages = append $messages (printf "namespace quota: ResourceQuota %s leaves %d of %s, but gpus.count is %d." $quota.metadata.name $freeGpus $gpuKey (int64 $.Values.gpus.count)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $messages -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Messages for every namespace LimitRange whose max memory per Container or Pod is below the engine's
+memory limit: the API server refuses such a pod outright (the ReplicaSet retries forever). Empty
+under `helm template`, where lookup returns nothing.
+*/}}
+{{- define "llamacpp.limitRangeShortfall" -}}
+{{- $limitMiB := mul (int64 .Values.resources.memory.limitGiB) 1024 -}}
+{{- $messages := list -}}
+{{- $ranges := lookup "v1" "LimitRange" .Release.Namespace "" | default dict -}}
+{{- range ($ranges.items | default list) -}}
+{{- $range := . -}}
+{{- range ($range.spec.limits | default list) -}}
+{{- $kind := .type -}}
+{{- if and (has $kind (list "Container" "Pod")) (hasKey (.max | default dict) "memory") -}}
+{{- $maxMiB := include "llamacpp.quantityMiB" .max.memory | int64 -}}
+{{- if gt $limitMiB $maxMiB -}}
+{{- $messages = append $messages (printf "namespace limits: LimitRange %s allows at most %d GiB of memory per %s in namespace %s, but the engine pod's limit is %d GiB (resources.memory.limitGiB), so the API server would refuse the pod. Ask for a larger LimitRange max, or lower resources.memory." $range.metadata.name (div $maxMiB 1024) $kind $range.metadata.namespace (div $limitMiB 1024)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $messages -}}
+{{- end }}
+
+{{/*
+The platform: .Values.platform, or "openshift" when the cluster serves route.openshift.io/v1
+(`helm template` without a cluster sees no OpenShift API: set platform explicitly there).
+*/}}
+{{- define "llamacpp.platform" -}}
+{{- .Values.platform | default (ternary "openshift" "kubernetes" (.Capabilities.APIVersions.Has "route.openshift.io/v1")) -}}
+{{- end }}
+
+{{/*
+The chosen quant's row of the quant table (variants/llamacpp_quants.py), as JSON.
+*/}}
+{{- define "llamacpp.quant" -}}
+{{- get (dict "UD-TQ1_0" (dict "sizeGiB" 230 "minPvcGiB" 300 "shards" 6) "UD-Q2_K_XL" (dict "sizeGiB" 355 "minPvcGiB" 450 "shards" 0) "UD-Q4_K_XL" (dict "sizeGiB" 548 "minPvcGiB" 650 "shards" 0)) .Values.model.quant | toJson -}}
+{{- end }}
+
+{{/*
+Weights in GiB: model.sizeGiB, or the quant table's size.
+*/}}
+{{- define "llamacpp.weightsGiB" -}}
+{{- .Values.model.sizeGiB | default (include "llamacpp.quant" . | fromJson).sizeGiB | int64 -}}
+{{- end }}
+
+{{/*
+Size of the created PVC in GiB: storage.pvc.sizeGiB, or the quant's minimum.
+*/}}
+{{- define "llamacpp.pvcSizeGiB" -}}
+{{- .Values.storage.pvc.sizeGiB | default (include "llamacpp.quant" . | fromJson).minPvcGiB | int64 -}}
+{{- end }}
+
+{{/*
+Shard count: model.shards, or the quant table's (0 when unknown).
+*/}}
+{{- define "llamacpp.shards" -}}
+{{- .Values.model.shards | default (include "llamacpp.quant" . | fromJson).shards | int64 -}}
+{{- end }}
+
+{{/*
+The file llama-server loads (`--model`): model.file, or the quant's first shard
+<dir>/<quant>/<fileStem>-<quant>-00001-of-<shards>.gguf (llama.cpp loads the other shards beside it).
+*/}}
+{{- define "llamacpp.modelFile" -}}
+{{- $m := .Values.model -}}
+{{- if $m.file -}}
+{{- printf "%s/%s/%s" .Values.storage.mountPath $m.dir $m.file -}}
+{{- else -}}
+{{- printf "%s/%s/%s/%s-%s-00001-of-%05d.gguf" .Values.storage.mountPath $m.dir $m.quant $m.fileStem $m.quant (include "llamacpp.shards" . | int) -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+engine.extraArgs / engine.extraArgsUnchecked checked against files/engine-flags.json, the flags of
+the pinned engine's own parser (scripts/engine-flags). Prints one sentence per refused argument.
+*/}}
+{{- define "llamacpp.extraArgsProblems" -}}
+{{- $manifest := .Files.Get "files/engine-flags.json" | fromJson -}}
+{{- $options := $manifest.options -}}
+{{- $spelling := $manifest.spelling | default dict -}}
+{{- $problems := list -}}
+{{- range $field := list "extraArgs" "extraArgsUnchecked" -}}
+{{- /* argparse arity: the value a one-value flag still waits for ($pending), so a stray value, a
+missing value and a non-integer int are refused here and not by the engine at start-up */ -}}
+{{- $pending := dict -}}
+{{- range $i, $raw := (index $.Values.engine $field | default list) -}}
+{{- $arg := toString $raw -}}
+{{- if and (hasPrefix "-" $arg) (not (regexMatch "^-[0-9.]" $arg)) -}}
+{{- if $pending.name -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s needs a value before the next flag." $field (sub $i 1) (quote $pending.name)) -}}
+{{- end -}}
+{{- $pending = dict -}}
+{{- $name := regexReplaceAll "=.*$" $arg "" -}}
+{{- if and (contains "=" $arg) (eq (toString $spelling.equals_values) "false") -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s: %s %s does not read --flag=value. Give the value as the next item: [%s, %s]." $field $i (quote $arg) $manifest.engine $manifest.version (quote $name) (quote (regexReplaceAll "^[^=]*=" $arg ""))) -}}
+{{- end -}}
+{{- $canonical := $name -}}
+{{- if hasPrefix "--" $name -}}
+{{- $parts := splitn "." 2 (trimPrefix "--" $name) -}}
+{{- $head := $parts._0 -}}
+{{- if $spelling.dashes_for_underscores }}{{ $head = replace "_" "-" $head }}{{ end -}}
+{{- $canonical = printf "--%s" $head -}}
+{{- if and $parts._1 (not $spelling.dotted_sub_keys) }}{{ $canonical = printf "%s.%s" $canonical $parts._1 }}{{ end -}}
+{{- end -}}
+{{- $spec := get $options $canonical -}}
+{{- if and $spec (eq (toString $spec.nargs) "1") (not (contains "=" $arg)) -}}
+{{- $pending = dict "name" $name "type" (toString $spec.type) -}}
+{{- end -}}
+{{- if and (not $spec) (eq $field "extraArgs") -}}
+{{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag of %s %s (its argument parser has no such option; the chart lists them in files/engine-flags.json). Remove it, or move it to engine.extraArgsUnchecked if your image really accepts it." $i (quote $name) $manifest.engine $manifest.version) -}}
+{{- else if and $spec (hasKey $manifest.owned $spec.dest) -}}
+{{- $source := get $manifest.owned $spec.dest -}}
+{{- if $source -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s is already set by the chart from %s. Set that instead: a second %s would silently override it." $field $i (quote $name) $source (quote $name)) -}}
+{{- else -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s is fixed by the chart and cannot be overridden: the probes and the Service depend on it." $field $i (quote $name)) -}}
+{{- end -}}
+{{- end -}}
+{{- else if $pending.name -}}
+{{- if and (eq $pending.type "int") (not (regexMatch "^[-+]?[0-9]+$" (trim $arg))) -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s takes an integer, not %s." $field $i (quote $pending.name) (quote $arg)) -}}
+{{- else if and (eq $pending.type "float") (not (regexMatch "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" (trim $arg))) -}}
+{{- $problems = append $problems (printf "engine.%s[%d]: %s takes a number, not %s." $field $i (quote $pending.name) (quote $arg)) -}}
+{{- end -}}
+{{- $pending = dict -}}
+{{- else if eq $field "extraArgs" -}}
+{{- $problems = append $problems (printf "engine.extraArgs[%d]: %s is not a flag, and no flag before it takes a value: the engine would refuse it as an unrecognized argument." $i (quote $arg)) -}}
+{{- end -}}
+{{- end -}}
+{{- if $pending.name -}}
+{{- $problems = append $problems (printf "engine.%s: the last flag, %s, needs a value." $field (quote $pending.name)) -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n" $problems -}}
+{{- end }}
+
+{{/*
+Cross-field checks. Each broken rule adds one message naming the values path and the fix; all are
+reported at once, at `helm template`/`helm install` time, before anything is created.
+*/}}
+{{- define "llamacpp.validateValues" -}}
+{{- $messages := list }}
+{{- /* rules: namespace.quota, namespace.limitRange, engine.temperature.range, engine.minP.range, storage.exclusive, storage.missing, storage.pvcBoth, storage.hostPath.backsteps, storage.hostPath.node, storage.pvcSize, download.hfTokenSecret.name, download.hfTokenSecret.key, engine.extraArgs, engine.apiKeySecret.name, engine.apiKeySecret.key, probes.startup.bounds, resources.cpu.request, resources.memory.request, service.nodePort, download.endpoint, model.shards, engine.nCpuMoe, engine.parallel, resources.memory.limit, storage.pvc.quantMinimum */}}
+{{- if include "llamacpp.quotaShortfall" . }}
+{{- $messages = append $messages (include "llamacpp.quotaShortfall" .) }}
+{{- end }}
+{{- if include "llamacpp.limitRangeShortfall" . }}
+{{- $messages = append $messages (include "llamacpp.limitRangeShortfall" .) }}
+{{- end }}
+{{- if and (kindIs "string" .Values.engine.temperature) (or (lt (float64 .Values.engine.temperature) 0.0) (gt (float64 .Values.engine.temperature) 10.0)) }}
+{{- $messages = append $messages (printf "engine.temperature=%s is out of range: it must be >= 0 and <= 10." .Values.engine.temperature) }}
+{{- end }}
+{{- if and (kindIs "string" .Values.engine.minP) (or (lt (float64 .Values.engine.minP) 0.0) (gt (float64 .Values.engine.minP) 1.0)) }}
+{{- $messages = append $messages (printf "engine.minP=%s is out of range: it must be >= 0 and <= 1." .Values.engine.minP) }}
+{{- end }}
+{{- if and (.Values.storage.hostPath.path) (or (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create)) }}
+{{- $messages = append $messages ("storage: both storage.hostPath.path and a PVC are set. Choose one: a node-local directory (--set storage.pvc.create=false,storage.pvc.existingClaim=) or a PVC (--set storage.hostPath.path=).") }}
+{{- end }}
+{{- if and (and (not (.Values.storage.hostPath.path)) (not (.Values.storage.pvc.existingClaim))) (not (.Values.storage.pvc.create)) }}
+{{- $messages = append $messages ("storage: no model storage. Set storage.hostPath.path to the mounted NVMe directory, storage.pvc.existingClaim, or storage.pvc.create=true with storage.pvc.sizeGiB.") }}
+{{- end }}
+{{- if and (.Values.storage.pvc.existingClaim) (.Values.storage.pvc.create) }}
+{{- $messages = append $messages ("storage.pvc: existingClaim and create=true are both set. Use the existing claim or create one, not both.") }}
+{{- end }}
+{{- if regexMatch "(^|/)\\.\\.(/|$)" .Values.storage.hostPath.path }}
+{{- $messages = append $messages ("storage.hostPath.path must not contain a .. element (Kubernetes refuses it). Give the directory's real absolute path.") }}
+{{- end }}
+{{- if and (.Values.storage.hostPath.path) (not (or (.Values.nodeName) (hasKey .Values.nodeSelector "kubernetes.io/hostname"))) }}
+{{- $messages = append $messages ("storage.hostPath.path is a directory on one node, but nothing pins the pods to that node: the download Job and the engine could run on different nodes. Set nodeName to the node's name (kubectl get nodes), or a nodeSelector on kubernetes.io/hostname.") }}
+{{- end }}
+{{- if and (.Values.storage.pvc.create) (lt (include "llamacpp.pvcSizeGiB" . | int64) (include "llamacpp.weightsGiB" . | int64)) }}
+{{- $messages = append $messages (printf "storage.pvc.sizeGiB: %d GiB cannot hold the %d GiB of weights. Raise it, e.g. --set storage.pvc.sizeGiB=%d" (include "llamacpp.pvcSizeGiB" . | int64) (include "llamacpp.weightsGiB" . | int64) (add (include "llamacpp.weightsGiB" . | int64) (div (include "llamacpp.weightsGiB" . | int64) 10) 10)) }}
+{{- end }}
+{{- if and (.Values.download.hfTokenSecret.name) (not (and (le (len .Values.download.hfTokenSecret.name) 253) (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .Values.download.hfTokenSecret.name))) }}
+{{- $messages = append $messages ("download.hfTokenSecret.name must be the name of a Secret (lowercase letters, digits, - and .), not the token itself. Put the token in a Secret, e.g. kubectl create secret generic hf-token --from-literal=HF_TOKEN=<token>, and set download.hfTokenSecret.name=hf-token. (The value is not shown here.)") }}
+{{- end }}
+{{- if not (and (le (len .Values.download.hfTokenSecret.key) 253) (regexMatch "^[-._a-zA-Z0-9]+$" .Values.download.hfTokenSecret.key)) }}
+{{- $messages = append $messages ("download.hfTokenSecret.key must be a key inside the Secret (letters, digits, -, _ and .), e.g. HF_TOKEN. (The value is not shown here.)") }}
+{{- end }}
+{{- if include "llamacpp.extraArgsProblems" . }}
+{{- $messages = append $messages (include "llamacpp.extraArgsProblems" .) }}
+{{- end }}
+{{- if and (.Values.engine.apiKeySecret.name) (not (and (le (len .Values.engine.apiKeySecret.name) 253) (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .Values.engine.apiKeySecret.name))) }}
+{{- $messages = append $messages ("engine.apiKeySecret.name must be the name of a Secret (lowercase letters, digits, - and .), not the token itself. Put the token in a Secret, e.g. kubectl create secret generic hf-token --from-literal=LLAMA_API_KEY=<token>, and set engine.apiKeySecret.name=hf-token. (The value is not shown here.)") }}
+{{- end }}
+{{- if not (and (le (len .Values.engine.apiKeySecret.key) 253) (regexMatch "^[-._a-zA-Z0-9]+$" .Values.engine.apiKeySecret.key)) }}
+{{- $messages = append $messages ("engine.apiKeySecret.key must be a key inside the Secret (letters, digits, -, _ and .), e.g. LLAMA_API_KEY. (The value is not shown here.)") }}
+{{- end }}
+{{- if lt (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64) }}
+{{- $messages = append $messages (printf "probes.startup: ceilingSeconds (%d) is below floorSeconds (%d). Raise the ceiling or lower the floor." (.Values.probes.startup.ceilingSeconds | int64) (.Values.probes.startup.floorSeconds | int64)) }}
+{{- end }}
+{{- if and (gt (.Values.resources.cpu.limit | int64) 0) (gt (.Values.resources.cpu.request | int64) (.Values.resources.cpu.limit | int64)) }}
+{{- $messages = append $messages (printf "resources.cpu: request (%d cores) is above limit (%d). Lower the request, raise the limit, or set limit 0 for no limit." (.Values.resources.cpu.request | int64) (.Values.resources.cpu.limit | int64)) }}
+{{- end }}
+{{- if gt (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64) }}
+{{- $messages = append $messages (printf "resources.memory: requestGiB (%d) is above limitGiB (%d). Lower the request or raise the limit." (.Values.resources.memory.requestGiB | int64) (.Values.resources.memory.limitGiB | int64)) }}
+{{- end }}
+{{- if and (not (eq .Values.service.type "NodePort")) (gt (.Values.service.nodePort | int64) 0) }}
+{{- $messages = append $messages (printf "service.nodePort=%d only applies to a NodePort Service, but service.type is %s. Use --set service.type=NodePort, or drop service.nodePort." (.Values.service.nodePort | int64) .Values.service.type) }}
+{{- end }}
+{{- if and (and (and (and (eq (include "llamacpp.platform" .) "openshift") (.Values.openshift.networkPolicies.enabled)) (.Values.download.enabled)) (.Values.download.endpoint)) (not (regexMatch "^https://[^/:?#]+(:443)?(/|$)" .Values.download.endpoint)) }}
+{{- $messages = append $messages (printf "download.endpoint=%s: the download Job's NetworkPolicy lets it reach HTTPS on port 443 only, so the Job could never connect. Use an https:// endpoint on port 443, or set openshift.networkPolicies.enabled=false and bring your own policies." .Values.download.endpoint) }}
+{{- end }}
+{{- if and (not (.Values.model.file)) (lt (include "llamacpp.shards" . | int64) 1) }}
+{{- $messages = append $messages (printf "model.shards: the chart does not know how many shards %s has in %s. Count the files in its %s/ folder and --set model.shards=N (the first shard is %s-%s-00001-of-0000N.gguf), or name the file with model.file." .Values.model.quant .Values.model.repo .Values.model.quant .Values.model.fileStem .Values.model.quant) }}
+{{- end }}
+{{- if and (.Values.engine.overrideTensor) (gt (.Values.engine.nCpuMoe | int64) 0) }}
+{{- $messages = append $messages (printf "engine.nCpuMoe=%d and engine.overrideTensor are both set; llama.cpp applies the earlier --override-tensor first, so nCpuMoe would do nothing. Keep one: --set engine.overrideTensor= to place the first N layers' experts with nCpuMoe." (.Values.engine.nCpuMoe | int64)) }}
+{{- end }}
+{{- if lt (div (.Values.engine.ctxSize | int64) (.Values.engine.parallel | int64) | int64) 256 }}
+{{- $messages = append $messages (printf "engine.parallel=%d slots share engine.ctxSize=%d tokens: %d tokens per request is too few. Raise ctxSize or lower parallel." (.Values.engine.parallel | int64) (.Values.engine.ctxSize | int64) (div (.Values.engine.ctxSize | int64) (.Values.engine.parallel | int64))) }}
+{{- end }}
+{{- if lt (.Values.resources.memory.limitGiB | int64) ((add (include "llamacpp.weightsGiB" . | int64) (.Values.model.hostOverheadGiB | int64)) | int64) }}
+{{- $messages = append $messages (printf "resources.memory.limitGiB=%d is below the %d GiB of %s weights + %d GiB overhead. Every byte of the GGUF passes through this pod's memory cgroup (read into RAM with loadMode none, page cache with mmap): below it the pod is OOM-killed while loading, or re-reads experts from disk for every token. Use --set resources.memory.limitGiB=%d on a node with that much allocatable memory, or a smaller quant." (.Values.resources.memory.limitGiB | int64) (include "llamacpp.weightsGiB" . | int64) .Values.model.quant (.Values.model.hostOverheadGiB | int64) (add (include "llamacpp.weightsGiB" . | int64) (.Values.model.hostOverheadGiB | int64))) }}
+{{- end }}
+{{- if and (and (.Values.storage.pvc.create) (not (.Values.model.file))) (lt (include "llamacpp.pvcSizeGiB" . | int64) ((include "llamacpp.quant" . | fromJson).minPvcGiB | int64 | int64)) }}
+{{- $messages = append $messages (printf "storage.pvc.sizeGiB=%d is below the %d GiB that %s needs (weights plus the download's partial files). Use --set storage.pvc.sizeGiB=%d, or 0 for the quant's minimum." (include "llamacpp.pvcSizeGiB" . | int64) ((include "llamacpp.quant" . | fromJson).minPvcGiB | int64) .Values.model.quant ((include "llamacpp.quant" . | fromJson).minPvcGiB | int64)) }}
+{{- end }}
+{{- if $messages }}
+{{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $messages)) }}
+{{- end }}
+{{- end }}
