@@ -2,7 +2,7 @@
 
 Constructs add objects with `chart.add_object(...)`: ordinary Kubernetes bodies with holes. The
 objects are real cdk8s `ApiObject`s (bodies attached with JsonPatch, which is safe on raw
-ApiObjects); after `to_json()` the emitter turns each into template text. Structure is decided here,
+ApiObjects); after the chart's `to_json()` the emitter turns each into template text. Structure is decided here,
 in Python (which objects exist, for which engine); runtime knobs stay Helm values.
 """
 
@@ -57,6 +57,8 @@ class HelmChart(cdk8s.Chart):
         self.extra_helpers: list[str] = [quota_helpers(info.name)]
         # Chart files beside templates/ (path -> text), read by templates with .Files.Get.
         self.chart_files: dict[str, str] = {}
+        # Every object with its kind, in construction order: the order of Chart.to_json()'s manifests.
+        self._objects: list[tuple[cdk8s.ApiObject, str]] = []
         quota = f'include "{info.name}.quotaShortfall" .'
         self.rule("namespace.quota", Cond(quota), quota)
         limit_range = f'include "{info.name}.limitRangeShortfall" .'
@@ -105,16 +107,17 @@ class HelmChart(cdk8s.Chart):
         """Add one Kubernetes object to `templates/<filename>` (several objects may share a file)."""
         template = self.files.setdefault(filename, TemplateFile(filename))
         object_id = f"{filename.removesuffix('.yaml')}-{len(template.objects)}"
-        api_object = cdk8s.ApiObject(self, object_id, api_version=api_version, kind=kind,
-                                     metadata=cdk8s.ApiObjectMetadata(name=self.registry.sentinel(name)))
-        metadata = {"labels": self.labels(component)}
-        if annotations:
-            metadata["annotations"] = annotations
-        # One add_json_patch call for all of them: each call is a jsii round trip to node.
-        patches = [cdk8s.JsonPatch.add(f"/metadata/{key}", value) for key, value in self.registry.encode(metadata).items()]
-        patches += [cdk8s.JsonPatch.add(f"/{key}", value) for key, value in self.registry.encode(body).items()]
+        encode = self.registry.encode
+        metadata = cdk8s.ApiObjectMetadata(name=self.registry.sentinel(name), labels=encode(self.labels(component)))
+        api_object = cdk8s.ApiObject(self, object_id, api_version=api_version, kind=kind, metadata=metadata)
+        # Patches keep their keys in our order (cdk8s sorts the keys of metadata it is given; annotations
+        # are written in the order the chart's README explains them). One add_json_patch call for all:
+        # each call is a jsii round trip to node.
+        patches = [cdk8s.JsonPatch.add("/metadata/annotations", encode(annotations))] if annotations else []
+        patches += [cdk8s.JsonPatch.add(f"/{key}", value) for key, value in encode(body).items()]
         api_object.add_json_patch(*patches)
         template.objects.append((api_object, when))
+        self._objects.append((api_object, kind))
         return api_object
 
     def add_config_map(self, filename: str, name: Expr, component: str, data: dict[str, Any], *,
@@ -131,22 +134,36 @@ class HelmChart(cdk8s.Chart):
                                            labels=self.registry.encode(self.labels(component)))
         config_map = kplus.ConfigMap(self, f"{filename.removesuffix('.yaml')}-{len(template.objects)}",
                                      metadata=metadata, data=self.registry.encode(data))
-        template.objects.append((cdk8s.ApiObject.of(config_map), when))
+        api_object = cdk8s.ApiObject.of(config_map)
+        template.objects.append((api_object, when))
+        self._objects.append((api_object, "ConfigMap"))
         return config_map
 
     def rule(self, name: str, broken: Cond, message: str) -> None:
         self.rules.append(Rule(name, broken, message))
 
     # -- rendering -------------------------------------------------------------------------------
+    def manifests(self) -> dict[int, dict]:
+        """Every object's manifest (keyed by `id()` of its ApiObject), from one `Chart.to_json()`:
+        one jsii round trip for the chart instead of one per object. cdk8s returns them in
+        construction order (no object here depends on another); the kinds are checked against it."""
+        manifests = self.to_json()
+        synthesized = [manifest.get("kind") for manifest in manifests]
+        if synthesized != [kind for _, kind in self._objects]:
+            raise EmitError(f"{self.info.name}: cdk8s synthesized {synthesized}, "
+                            f"expected {[kind for _, kind in self._objects]}")
+        return {id(api_object): manifest for (api_object, _), manifest in zip(self._objects, manifests)}
+
     def render_templates(self) -> dict[str, str]:
         """templates/<file> -> text. Validation runs from the first template so that `helm template`
         fails before any object is rendered."""
         emitter = Emitter(self.registry)
         rendered: dict[str, str] = {}
+        manifests = self.manifests()
         for index, (filename, template) in enumerate(self.files.items()):
             docs = []
             for api_object, when in template.objects:
-                lines = emitter.document(api_object.to_json())
+                lines = emitter.document(manifests[id(api_object)])
                 if when is not None:
                     lines = [f"{{{{- if {when.go} }}}}", "---", *lines, "{{- end }}"]
                 else:
