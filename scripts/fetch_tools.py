@@ -25,7 +25,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-CACHE = Path(os.environ.get("LEVIATHAN_CACHE", Path.home() / ".cache" / "leviathan")) / "wheels"
+from leviathan import tools  # the .pth that scripts/setup writes puts constructs/ on sys.path
+
+CACHE = tools.CACHE / "wheels"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Mapping
 
-CACHE = Path(os.environ.get("LEVIATHAN_CACHE", Path.home() / ".cache" / "leviathan"))
+from leviathan import tools
+
+CACHE = tools.CACHE
 #: Where the glibc loader looks (Debian multiarch, amd64) when no RUNPATH says otherwise.
 LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "lib", "usr/lib")
 

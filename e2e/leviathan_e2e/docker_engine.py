@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from leviathan import tools
+
 from .backends.local.host import (cgroup_mounts, cgroup_pids, kill_until_gone, mountpoints, netns_id,
                                   processes_of_run, under, unmount_under)
 from .supervisor import Supervisor, cluster_env
@@ -40,7 +42,7 @@ from .supervisor import Supervisor, cluster_env
 __all__ = ["DockerEngine", "DockerEngineError", "PortRelay", "cgroup_parent", "default_root", "dockerd_argv"]
 
 #: Short on purpose: the containerd socket under the exec root must stay below 108 bytes.
-DEFAULT_ROOT = Path.home() / ".cache" / "leviathan" / "docker" / "engine"
+DEFAULT_ROOT = tools.CACHE / "docker" / "engine"
 CGROUP_PARENT = "leviathan-docker"  # + a hash of the root: one cgroup tree per engine
 #: Host paths a client may bind-mount that Docker would create when missing (kind mounts
 #: /lib/modules read-only; this kernel has none). The engine creates them itself, records them and

@@ -34,13 +34,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from .debian import CACHE as DEBIAN_CACHE
+from leviathan import tools
+
 from .docker_engine import DockerEngine
 from .images import assemble_image, busybox_image, pause_image
 from .versions import bin_dir, read_versions
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = DEBIAN_CACHE / "kind"
+CACHE = tools.CACHE / "kind"
 #: Bump when the recipe below changes what ends up in the image (part of the cache key).
 RECIPE = 2
 #: Debian packages of kind's base Dockerfile (`clean-install` line), minus nfs/iscsi/fuse-overlayfs

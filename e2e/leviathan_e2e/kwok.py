@@ -32,13 +32,15 @@ from pathlib import Path
 
 import yaml
 
+from leviathan import tools
+
 from .backends.base import Kubectl
 from .supervisor import Supervisor, cluster_env
 
 __all__ = ["KWOK_VERSION", "ensure_kwok", "fat_gpu_node", "kwok_stages", "KwokGpuNodes", "FAKE_NODE_TAINT"]
 
 KWOK_VERSION = "v0.8.0"  # needs go >= 1.26.0; built against k8s.io v0.36
-CACHE = Path(os.environ.get("LEVIATHAN_CACHE", Path.home() / ".cache" / "leviathan")) / "kwok"
+CACHE = tools.CACHE / "kwok"
 MANAGED_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 FAKE_NODE_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
 

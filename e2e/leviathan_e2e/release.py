@@ -8,21 +8,18 @@ own network).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from leviathan.tools import helm_binary
+
 from .backends.base import Kubectl
 from .supervisor import cluster_env
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def helm_binary() -> str:
-    return shutil.which("helm") or str(REPO / ".venv" / "bin" / "helm")
 
 
 def wait_for(what: str, check: Callable[[], object], timeout: float, interval: float = 1.0):

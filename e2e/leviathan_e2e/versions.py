@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from leviathan import tools
+
 VERSIONS_ENV = Path(__file__).resolve().parent.parent / "versions.env"
 
 
@@ -26,9 +28,9 @@ def read_versions(path: Path = VERSIONS_ENV) -> dict[str, str]:
 
 
 def cache_dir() -> Path:
-    """Root of the binary/Go caches (``$LEVIATHAN_K8S_CACHE`` or ``~/.cache/leviathan/k8s``)."""
+    """Root of the binary/Go caches (``$LEVIATHAN_K8S_CACHE`` or ``$LEVIATHAN_CACHE/k8s``)."""
     env = os.environ.get("LEVIATHAN_K8S_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "leviathan" / "k8s"
+    return Path(env) if env else tools.CACHE / "k8s"
 
 
 def bin_dir(versions: dict[str, str] | None = None) -> Path:
@@ -45,5 +47,5 @@ def kube_router_binary(versions: dict[str, str] | None = None) -> Path:
     """The pinned kube-router; must match ``scripts/build-kube-router --print-path``."""
     v = versions or read_versions()
     env = os.environ.get("LEVIATHAN_KUBE_ROUTER_CACHE")
-    root = Path(env) if env else Path.home() / ".cache" / "leviathan" / "kube-router"
+    root = Path(env) if env else tools.CACHE / "kube-router"
     return root / f"kube-router-v{v['KUBE_ROUTER_VERSION']}"

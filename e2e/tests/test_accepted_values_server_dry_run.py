@@ -19,9 +19,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
+from leviathan.tools import helm_binary
 from leviathan_e2e.openshift import install_route_crd
 from leviathan_e2e.supervisor import cluster_env
-from leviathan_e2e.release import REPO, helm_binary
+from leviathan_e2e.release import REPO
 from tests.charts.schema_strategies import draws
 
 pytestmark = pytest.mark.e2e

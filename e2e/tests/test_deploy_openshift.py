@@ -21,8 +21,9 @@ import sys
 import pytest
 import yaml
 
+from leviathan.tools import helm_binary
 from leviathan_e2e.openshift import install_route_crd
-from leviathan_e2e.release import REPO, Release, helm_binary
+from leviathan_e2e.release import REPO, Release
 from leviathan_e2e.supervisor import cluster_env
 
 pytestmark = pytest.mark.e2e

@@ -25,9 +25,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from leviathan import tools
+from leviathan.tools import helm_binary
 from leviathan_e2e.backends._api import ApiError
 from leviathan_e2e.openshift import install_route_crd
-from leviathan_e2e.release import REPO, Release, helm_binary, wait_for
+from leviathan_e2e.release import REPO, Release, wait_for
 from leviathan_e2e.supervisor import cluster_env
 
 # Both tests read the weights from a claim filled from this host: the local backend only.
@@ -75,7 +77,7 @@ def restricted_namespace(kubectl, namespace) -> str:
 #: after the container started. Experts are 93 % of it, as in Kimi-K2.
 E2E_SHAPE = ("--layers", "12", "--embd", "512", "--heads", "8", "--kv-heads", "2", "--head-dim", "64",
              "--experts", "32", "--experts-used", "4", "--expert-ffn", "768", "--vocab", "32000")
-CACHE = Path.home() / ".cache" / "leviathan" / "models"
+CACHE = tools.CACHE / "models"
 
 
 def cached_model() -> list[Path]:

@@ -24,9 +24,10 @@ import time
 import pytest
 import yaml
 
+from leviathan.tools import helm_binary
 from leviathan_e2e.netprobe import DNS_ANSWER, DNS_NAME, corefile, netprobe_image
 from leviathan_e2e.openshift import install_route_crd
-from leviathan_e2e.release import REPO, Release, helm_binary, wait_for
+from leviathan_e2e.release import REPO, Release, wait_for
 from leviathan_e2e.supervisor import cluster_env
 
 # kube-router enforces the policies on the local backend only.

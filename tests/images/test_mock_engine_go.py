@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from leviathan import tools
+
 MOCK_DIR = Path(__file__).resolve().parents[2] / "images" / "mock-engine"
-CACHE = Path(os.environ.get("LEVIATHAN_CACHE", Path.home() / ".cache" / "leviathan"))
+CACHE = tools.CACHE
 GO = os.environ.get("LEVIATHAN_GO", shutil.which("go") or "/usr/local/go/bin/go")
 
 

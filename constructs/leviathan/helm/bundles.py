@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,9 +29,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tools
+
 SOURCE = Path(__file__).resolve().parent / "renderer"
-ROOT = SOURCE.parents[3]
-CACHE = Path(os.environ.get("LEVIATHAN_CACHE", Path.home() / ".cache" / "leviathan")) / "helm-batch"
+CACHE = tools.CACHE / "helm-batch"
 # What the official helm 4.1.4 binary was built with (its `helm version`): the same Go, so the same
 # text/template, and the same version stamps (.Capabilities.HelmVersion).
 GO_TOOLCHAIN = "go1.25.9"
@@ -79,14 +79,6 @@ def build(go: str = "go", log=print) -> Path:
                        cwd=SOURCE, env=env, check=True)
         os.replace(f"{tmp}/helm-batch", target)  # never a half-written binary at the cached path
     return target
-
-
-def helm_binary() -> str:
-    venv_helm = ROOT / ".venv" / "bin" / "helm"
-    found = os.environ.get("LEVIATHAN_HELM") or shutil.which("helm") or (venv_helm.exists() and str(venv_helm))
-    if not found:
-        raise SystemExit("helm not found: run `make setup` (installs the pinned official binary into .venv/bin)")
-    return found
 
 
 class HelmBatch:
@@ -163,7 +155,10 @@ def renderer() -> HelmBatch | HelmProcesses:
     path = binary()
     if path.exists() and not os.environ.get("LEVIATHAN_HELM") and os.environ.get("LEVIATHAN_HELM_BATCH") != "0":
         return HelmBatch(path)
-    return HelmProcesses(helm_binary())
+    try:
+        return HelmProcesses(tools.helm_binary())
+    except tools.ToolNotFound as error:
+        raise SystemExit(str(error)) from error
 
 
 if __name__ == "__main__":

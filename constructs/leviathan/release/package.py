@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from .. import tools
 from .errors import ReleaseError
 from .ledger import ROOT, ChartState, Layout, load
 
@@ -41,12 +42,10 @@ class PackageError(ReleaseError, RuntimeError):
 
 
 def helm() -> str:
-    found = os.environ.get("LEVIATHAN_HELM") or str(ROOT / ".venv" / "bin" / "helm")
-    if not Path(found).exists():
-        found = shutil.which("helm") or ""
-    if not found:
-        raise PackageError("helm not found: run `make setup` (installs the pinned official binary into .venv/bin)")
-    return found
+    try:
+        return tools.helm_binary()
+    except tools.ToolNotFound as error:
+        raise PackageError(str(error)) from error
 
 
 def epoch_of(day: str) -> int:
