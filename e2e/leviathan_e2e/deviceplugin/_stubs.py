@@ -19,15 +19,15 @@ from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 
-from leviathan import tools
-
 PROTO = Path(__file__).with_name("api.proto")
 #: Module name of the generated code; unique so it cannot shadow anything on sys.path.
 MODULE = "leviathan_deviceplugin_v1beta1"
 
 
 def cache_root() -> Path:
-    return tools.CACHE / "deviceplugin-stubs"
+    # Spelled out, not leviathan.tools.CACHE: this package also runs alone, inside the fake GPU
+    # plugin's image (images/fake-gpu-plugin), where leviathan is not installed.
+    return Path(os.environ.get("LEVIATHAN_CACHE") or Path.home() / ".cache" / "leviathan") / "deviceplugin-stubs"
 
 
 def _generate(dest: Path) -> None:
