@@ -43,9 +43,9 @@ from . import cyaml  # noqa: E402
 from .helm import bundles  # noqa: E402
 from .helm.chart import HelmChart  # noqa: E402
 from .helm.chart_dir import write_chart  # noqa: E402
+from .tools import ROOT  # noqa: E402
 from .variants import REGISTRY, Variant  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 PROFILES = Path(__file__).resolve().parent / "variants" / "profiles"
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
+from ..tools import ROOT
 
 LEDGER_HEADER = """\
 # Release ledger of the Leviathan charts. Written by `make release-record`; do not edit by hand.
