@@ -1,30 +1,13 @@
-"""List the CUDA architectures embedded in ELF shared objects: parse every fatbin container
-(magic 0xBA55ED50) and each entry's kind (1 = PTX, 2 = ELF cubin) and SM number."""
-import struct, sys
+"""List the CUDA architectures embedded in ELF shared objects: the SASS (cubin) and PTX SM numbers
+of every fatbin entry (fatbin.py)."""
+import sys
 from collections import defaultdict
 
-def archs(path):
-    data = open(path, 'rb').read()
-    found = defaultdict(set)
-    start = 0
-    while True:
-        i = data.find(b'\x50\xed\x55\xba', start)
-        if i < 0: break
-        start = i + 4
-        try:
-            magic, version, hsize, fsize = struct.unpack_from('<IHHQ', data, i)
-        except struct.error:
-            break
-        if version != 1 or hsize != 16: continue
-        pos, end = i + hsize, i + hsize + fsize
-        while pos < end and pos + 32 <= len(data):
-            kind, _, ehs, size = struct.unpack_from('<HHIQ', data, pos)
-            arch = struct.unpack_from('<I', data, pos + 28)[0]
-            if ehs == 0 or kind not in (1, 2): break
-            found['ptx' if kind == 1 else 'sass'].add(arch)
-            pos += ehs + size
-    return found
+from fatbin import PTX, entries
 
 for path in sys.argv[1:]:
-    f = archs(path)
-    print(f"{path}: sass={sorted(f['sass'])} ptx={sorted(f['ptx'])}")
+    found = defaultdict(set)
+    with open(path, "rb") as binary:
+        for entry in entries(binary.read()):
+            found["ptx" if entry.kind == PTX else "sass"].add(entry.arch)
+    print(f"{path}: sass={sorted(found['sass'])} ptx={sorted(found['ptx'])}")
