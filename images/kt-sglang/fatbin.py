@@ -38,7 +38,8 @@ class Entry:
         return self.payload[:max(shoff + shentsize * shnum, phoff + phentsize * phnum)]
 
     def arch_specific(self) -> bool:
-        """sm_90a rather than sm_90: the cubin's ELF e_flags carry the arch-specific bit (0x800)."""
+        """sm_90a rather than sm_90: the arch-specific bit (0x800) of the cubin's ELF e_flags, in the
+        ELF layout nvcc uses up to sm_90 (sm_100 and later cubins encode e_flags differently)."""
         return self.kind == CUBIN and not self.compressed and bool(self.elf_flags() & 0x800)
 
     def elf_flags(self) -> int:
@@ -65,3 +66,4 @@ def entries(data: bytes) -> Iterator[Entry]:
             body = pos + entry_header
             yield Entry(at, body, kind, arch, flags, data[body:body + payload_size])
             pos = body + payload_size
+        start = max(start, pos)  # a payload's bytes are never read as another container's header

@@ -40,15 +40,20 @@ def load(cubin: bytes, symbol: str) -> ctypes.c_void_p:
     return function
 
 
+def warps(d: int) -> int:
+    """FlashInfer's block for a row of d halves: min(1024, d / vec_size) threads, vec_size 8."""
+    return min(1024, d // 8) // 32
+
+
 def launch(function, rows: int, d: int, pointers: list[torch.Tensor], smem_floats: int,
            weight_bias: float, eps: float) -> None:
-    num_warps = min(1024, d // 8) // 32
+    """One block per row; contiguous rows, so both strides are d."""
     args = [ctypes.c_void_p(t.data_ptr()) for t in pointers]
     args += [ctypes.c_uint32(d), ctypes.c_uint32(d), ctypes.c_uint32(d),
              ctypes.c_float(weight_bias), ctypes.c_float(eps)]
     params = (ctypes.c_void_p * len(args))(*[ctypes.cast(ctypes.byref(a), ctypes.c_void_p) for a in args])
     stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
-    check(cuda.cuLaunchKernel(function, rows, 1, 1, 32, num_warps, 1, smem_floats * 4, stream, params, None),
+    check(cuda.cuLaunchKernel(function, rows, 1, 1, 32, warps(d), 1, smem_floats * 4, stream, params, None),
           "cuLaunchKernel")
     torch.cuda.synchronize()
 
@@ -56,7 +61,7 @@ def launch(function, rows: int, d: int, pointers: list[torch.Tensor], smem_float
 def rmsnorm(function, x: torch.Tensor, w: torch.Tensor, weight_bias: float, eps: float) -> torch.Tensor:
     rows, d = x.shape
     out = torch.empty_like(x)
-    launch(function, rows, d, [x, w, out], min(1024, d // 8) // 32, weight_bias, eps)
+    launch(function, rows, d, [x, w, out], warps(d), weight_bias, eps)
     return out
 
 
@@ -64,8 +69,7 @@ def fused_add_rmsnorm(function, x: torch.Tensor, residual: torch.Tensor, w: torc
                       weight_bias: float, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     rows, d = x.shape
     x, residual = x.clone(), residual.clone()
-    num_warps = min(1024, d // 8) // 32
-    launch(function, rows, d, [x, residual, w], (num_warps + 3) // 4 * 4 + d, weight_bias, eps)
+    launch(function, rows, d, [x, residual, w], (warps(d) + 3) // 4 * 4 + d, weight_bias, eps)
     return x, residual
 
 
