@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
@@ -32,17 +34,23 @@ def copy_checkout(dest: Path) -> Layout:
     return Layout(dest)
 
 
-def throwaway_key(home: Path) -> tuple[dict[str, str], Path]:
-    """A fresh GnuPG key without passphrase: (the LEVIATHAN_SIGN_* environment, the public keyring)."""
+@contextmanager
+def throwaway_key(home: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    """A fresh GnuPG key without passphrase: (the LEVIATHAN_SIGN_* environment, the public keyring).
+    gpg starts a gpg-agent daemon for the home; it is stopped when the block ends."""
     home.mkdir(mode=0o700, parents=True)
     env = {**os.environ, "GNUPGHOME": str(home)}
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Leviathan E2E <e2e@leviathan.invalid>",
-                    "rsa2048", "sign", "never"], env=env, check=True, capture_output=True)
-    # helm reads the legacy keyring format, which `--export-secret-keys` writes.
-    for name, flag in (("secring.gpg", "--export-secret-keys"), ("pubring.gpg", "--export")):
-        (home / name).write_bytes(subprocess.run(["gpg", flag], env=env, check=True, capture_output=True).stdout)
-    return ({"LEVIATHAN_SIGN_KEY": "Leviathan E2E", "LEVIATHAN_SIGN_KEYRING": str(home / "secring.gpg")},
-            home / "pubring.gpg")
+    try:
+        subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key",
+                        "Leviathan E2E <e2e@leviathan.invalid>", "rsa2048", "sign", "never"],
+                       env=env, check=True, capture_output=True)
+        # helm reads the legacy keyring format, which `--export-secret-keys` writes.
+        for name, flag in (("secring.gpg", "--export-secret-keys"), ("pubring.gpg", "--export")):
+            (home / name).write_bytes(subprocess.run(["gpg", flag], env=env, check=True, capture_output=True).stdout)
+        yield ({"LEVIATHAN_SIGN_KEY": "Leviathan E2E", "LEVIATHAN_SIGN_KEYRING": str(home / "secring.gpg")},
+               home / "pubring.gpg")
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True)
 
 
 def cut_patch_release(layout: Layout, chart: str, version: str) -> None:

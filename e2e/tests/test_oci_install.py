@@ -29,8 +29,8 @@ def two_versions(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in helm_isolated_env(tmp_path_factory.mktemp("helm-home")).items():
             patch.setenv(key, value)
-        with LocalRegistry(tmp_path_factory.mktemp("registry")) as registry:
-            sign_env, _ = throwaway_key(tmp_path_factory.mktemp("keys") / "gnupg")
+        with (LocalRegistry(tmp_path_factory.mktemp("registry")) as registry,
+              throwaway_key(tmp_path_factory.mktemp("keys") / "gnupg") as (sign_env, _)):
             target = Target(f"{registry.url}/charts", str(registry.ca_file))
             layout = copy_checkout(tmp_path_factory.mktemp("checkout"))
             old = ChartState.read(layout, CHART).version

@@ -42,12 +42,12 @@ def registry(tmp_path_factory, env):
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, registry):
     """The checkout's charts, packaged signed in a copy and published: (layout, target, keyring, log)."""
-    sign_env, keyring = throwaway_key(tmp_path_factory.mktemp("keys") / "gnupg")
-    layout = copy_checkout(tmp_path_factory.mktemp("checkout"))
-    target = Target(f"{registry.url}/charts", str(registry.ca_file))
-    status, lines = package_and_publish(layout, sign_env, target)
-    assert status == 0, "\n".join(lines)
-    return layout, target, keyring, lines, sign_env
+    with throwaway_key(tmp_path_factory.mktemp("keys") / "gnupg") as (sign_env, keyring):
+        layout = copy_checkout(tmp_path_factory.mktemp("checkout"))
+        target = Target(f"{registry.url}/charts", str(registry.ca_file))
+        status, lines = package_and_publish(layout, sign_env, target)
+        assert status == 0, "\n".join(lines)
+        yield layout, target, keyring, lines, sign_env
 
 
 def packages(layout) -> list[tuple[str, str]]:

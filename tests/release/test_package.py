@@ -92,9 +92,9 @@ def test_an_unrecorded_version_is_not_packaged(tmp_path):
 
 
 def test_signed_packages_verify_and_keep_their_bytes(two_packagings, tmp_path):
-    sign_env, public = throwaway_key(tmp_path / "gnupg")
-    layout = copy_layout(tmp_path / "signed")
-    package(layout, env=sign_env, log=quiet)
+    with throwaway_key(tmp_path / "gnupg") as (sign_env, public):
+        layout = copy_layout(tmp_path / "signed")
+        package(layout, env=sign_env, log=quiet)
     for archive in sorted(layout.dist.glob("*.tgz")):
         assert archive.with_name(archive.name + ".prov").is_file()
         assert "Chart Hash Verified" in run(helm(), "verify", "--keyring", public, archive).stdout
