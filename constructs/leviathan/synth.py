@@ -1,6 +1,8 @@
 """The synth pipeline: typed values -> cdk8s constructs -> Helm chart directories -> plain bundles.
 
-One Python process builds every chart (cdk8s/jsii start-up is the fixed cost). Bundles
+Two processes share the work when main.py runs it (`fork_values`): a forked one makes every chart's
+values files from the pydantic models (helm/values_files.py), while this one starts jsii, builds the
+constructs from the models' fields alone and writes the templates. Bundles
 `rendered/<chart>/<profile>.yaml` are `helm template --skip-tests` of the chart just written, run by
 Helm's own CLI code (helm/bundles.py: one helm-batch process, or the official binary per bundle), so
 they carry exactly Helm's semantics; `default` uses values.yaml alone.
@@ -8,49 +10,26 @@ they carry exactly Helm's semantics; `default` uses values.yaml alone.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .helm import bundles
+from .tools import ROOT
+from .values_process import ValuesProcess, all_values_files
 
-def _prepare_values_models() -> None:
-    """Build the pydantic values models and load Kubernetes' schema definitions (values.schema.json
-    inlines some); then import the variants, whose values models are a tenth of a second more. No
-    jsii call: the variants only subclass cdk8s.Chart, and their import waits (module lock) until
-    the main thread has imported cdk8s; cdk8s-plus, which the main thread imports next, they import
-    only when a chart is built."""
-    importlib.import_module("leviathan.config.common")
-    importlib.import_module("leviathan.helm.kube_types")._definitions()
-    importlib.import_module("leviathan.variants")
+if TYPE_CHECKING:
+    from .helm.chart import HelmChart
+    from .helm.values_files import ValuesFiles
+    from .variants import Variant
 
-
-# Importing cdk8s is mostly waiting, GIL released, for the jsii node process to load its assemblies;
-# _prepare_values_models (about 0.4 s of CPU) fits in that wait.
-_values_models = threading.Thread(target=_prepare_values_models)
-_values_models.start()
-
-import cdk8s  # noqa: E402
-import cdk8s_plus_30  # noqa: E402, F401  (loads its jsii assembly during the same wait)
-
-_values_models.join()
-
-from . import cyaml  # noqa: E402
-from .helm import bundles  # noqa: E402
-from .helm.chart import HelmChart  # noqa: E402
-from .helm.chart_dir import write_chart  # noqa: E402
-from .tools import ROOT  # noqa: E402
-from .variants import REGISTRY, Variant  # noqa: E402
-
-PROFILES = Path(__file__).resolve().parent / "variants" / "profiles"
-
-
-class ProfileError(ValueError):
-    pass
+__all__ = ["ROOT", "synth"]
 
 
 @dataclass(frozen=True)
@@ -61,29 +40,16 @@ class Bundle:
     values_file: Path | None
 
 
-def deep_merge(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def profile_files(chart: str) -> list[Path]:
-    folder = PROFILES / chart
-    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
-
-
-def check_profile(chart: HelmChart, path: Path) -> None:
-    """Validate a profile against the values model, so a typo fails synth, not a user's install."""
-    defaults = chart.defaults.model_dump(mode="json", by_alias=True)
-    override = cyaml.safe_load(path.read_text()) or {}
-    try:
-        type(chart.defaults).model_validate(deep_merge(defaults, override))
-    except ValueError as error:
-        raise ProfileError(f"{path}: {error}") from error
+def _import_constructs() -> None:
+    """Import cdk8s and cdk8s-plus, and the construct modules. Importing cdk8s is mostly waiting, GIL
+    released, for jsii's node process to start and load its assemblies; the construct modules are
+    imported on a thread meanwhile (their import waits, on the module lock, until the main thread has
+    imported cdk8s; cdk8s-plus they import only when a chart is built)."""
+    variants = threading.Thread(target=lambda: __import__("leviathan.variants").variants.REGISTRY)
+    variants.start()
+    import cdk8s  # noqa: F401
+    import cdk8s_plus_30  # noqa: F401  (loads its jsii assembly during the same wait)
+    variants.join()
 
 
 def bundle_args(bundle: Bundle, charts_dir: Path) -> list[str]:
@@ -99,27 +65,46 @@ def bundle_text(bundle: Bundle, rendering: Future[bundles.Result]) -> str:
     return result.stdout
 
 
-def build_charts(variants: list[Variant] | None = None) -> list[tuple[Variant, HelmChart]]:
+def build_charts(variants: list[Variant] | None = None) -> Iterator[tuple[Variant, HelmChart]]:
+    """The charts, built one at a time: synth writes each before the next is built, so Helm renders
+    its bundles on the other core while jsii builds the next one."""
+    import cdk8s
+
+    from .variants import REGISTRY
+
     app = cdk8s.App()
-    return [(variant, variant.chart(app)) for variant in (variants or REGISTRY)]
+    for variant in variants or REGISTRY:
+        yield variant, variant.chart(app)
 
 
-def synth(root: Path = ROOT, log=print) -> list[Path]:
+def synth(root: Path = ROOT, log=print, *, fork_values: bool = False) -> list[Path]:
     """Write charts/ and rendered/ under `root`, all or nothing.
 
     Everything is written into a temp dir beside them first; only when every chart and bundle is done
     are the old trees swapped out, so a failure halfway (a bad profile, a helm error) leaves the
     committed output as it was.
+
+    `fork_values`: make the values files (helm/values_files.py) in a forked process, on the other
+    core, while this one starts jsii and builds the constructs. main.py asks for it; it needs a
+    process with no other thread yet, so where one runs (jsii's, a test runner's) they are made here.
     """
     started = time.perf_counter()
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=root))
+    values = ValuesProcess() if fork_values and threading.active_count() == 1 else None
+    if values:
+        log(">> synth: values.yaml, values.schema.json and profile checks in a second process")
     try:
-        written = _write_all(staging, log)
-        for part in ("charts", "rendered"):
-            _swap(staging / part, root / part)
+        _import_constructs()
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=root))
+        try:
+            written = _write_all(staging, log, values.result if values else all_values_files)
+            for part in ("charts", "rendered"):
+                _swap(staging / part, root / part)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if values:
+            values.close()
     log(f">> synth: done in {time.perf_counter() - started:.2f} s")
     return [root / path.relative_to(staging) for path in written]
 
@@ -133,7 +118,10 @@ def _swap(fresh: Path, target: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def _write_all(root: Path, log) -> list[Path]:
+def _write_all(root: Path, log, values_result: Callable[[], dict[str, ValuesFiles]]) -> list[Path]:
+    from .helm.chart_dir import write_chart
+    from .helm.values_files import profile_files
+
     charts_dir, rendered_dir = root / "charts", root / "rendered"
     written: list[Path] = []
     renders: list[tuple[Bundle, Future[bundles.Result]]] = []
@@ -142,12 +130,12 @@ def _write_all(root: Path, log) -> list[Path]:
     # order; the first failing bundle, in that order, is reported.
     renderer = bundles.renderer()
     try:
+        values: dict[str, ValuesFiles] | None = None
         for variant, chart in build_charts():
+            values = values or values_result()  # the first chart is built before this waits
             profiles = profile_files(variant.name)
-            for path in profiles:
-                check_profile(chart, path)
             dest = charts_dir / variant.name
-            write_chart(chart, dest, profiles, variant.readme_notes)
+            write_chart(chart, dest, profiles, variant.readme_notes, values[variant.name])
             written.append(dest)
             chart_bundles = [Bundle(variant.name, "default", variant.name, None)]
             chart_bundles += [Bundle(variant.name, p.stem, p.stem, dest / "profiles" / p.name) for p in profiles]

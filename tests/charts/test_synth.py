@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import os
 import shutil
+import subprocess
+import sys
+import textwrap
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -100,3 +104,63 @@ def _failed() -> Future:
     failed = Future()
     failed.set_result(bundles.Result("", "Error: injected failure", 1))
     return failed
+
+
+def test_main_py_makes_the_values_files_in_a_second_process_and_writes_the_same(synth_root, tmp_path):
+    """`make synth` (main.py) forks the values side; the tests' in-process synth makes it inline."""
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "--out", str(tmp_path)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "in a second process" in result.stdout
+    for part in ("charts", "rendered"):
+        assert tree(tmp_path / part) == tree(synth_root / part), part
+
+
+def run_values_process(tmp_path, setup: str) -> subprocess.CompletedProcess:
+    """ValuesProcess in a fresh interpreter (no thread yet, as in main.py), after `setup`."""
+    script = textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        import leviathan.values_process as values_process
+        {setup}
+        process = values_process.ValuesProcess()
+        try:
+            process.result()
+        except Exception as error:
+            print(type(error).__name__ + ": " + str(error))
+        try:
+            os.waitpid(-1, os.WNOHANG)
+            print("a child was not reaped")
+        except ChildProcessError:
+            print("all children reaped")
+    """)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_a_bad_profile_fails_the_forked_synth_naming_the_file(tmp_path):
+    profile = tmp_path / "vllm" / "typo.yaml"
+    profile.parent.mkdir()
+    profile.write_text("engine:\n  gpuMemoryUtilisation: 0.9\n")
+    setup = (f"import leviathan.helm.values_files as values_files; "
+             f"values_files.PROFILES = Path({str(tmp_path)!r})")
+    result = run_values_process(tmp_path, setup)
+    assert result.returncode == 0, result.stderr
+    assert f"ProfileError: {profile}" in result.stdout
+    assert "gpuMemoryUtilisation" in result.stdout
+    assert "all children reaped" in result.stdout
+
+
+def test_a_failure_in_the_values_process_comes_back_with_its_traceback(tmp_path):
+    setup = ("def broken():\n            raise KeyError('no such chart')\n"
+             "        values_process.all_values_files = broken")
+    result = run_values_process(tmp_path, setup)
+    assert "RuntimeError: synth's values process failed:" in result.stdout
+    assert "KeyError: 'no such chart'" in result.stdout
+    assert "all children reaped" in result.stdout
+
+
+def test_a_values_process_that_dies_is_reported(tmp_path):
+    result = run_values_process(tmp_path, "values_process.all_values_files = lambda: os._exit(3)")
+    assert "RuntimeError: synth's values process died (exit 3) before it answered" in result.stdout
+    assert "all children reaped" in result.stdout

@@ -10,21 +10,46 @@ from __future__ import annotations
 import types
 import typing
 from enum import Enum
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Callable, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ..helm.holes import Block, Each, Expr, Kind
+from .docstrings import attribute_docstrings
 
 
 class ValuesModel(BaseModel):
-    """Base for values models: camelCase keys, unknown keys rejected, defaults validated."""
+    """Base for values models: camelCase keys, unknown keys rejected, defaults validated.
+
+    Validators are built on first use (`defer_build`): the constructs read only the fields of these
+    classes (`ValuesRef`), so synth's construct process never builds one; its values process does
+    (leviathan/synth.py)."""
 
     model_config = ConfigDict(
         extra="forbid", alias_generator=to_camel, populate_by_name=True, validate_default=True,
-        use_attribute_docstrings=True,
+        defer_build=True,
     )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Each field's docstring is its description, as with pydantic's `use_attribute_docstrings`
+        (see config/docstrings.py). Set before any schema is built: the classes are deferred."""
+        super().__pydantic_init_subclass__(**kwargs)
+        docs = attribute_docstrings(cls)
+        for name, field in cls.model_fields.items():
+            if field.description is None and name in docs:
+                field.description = docs[name]
+
+
+Section = TypeVar("Section", bound=ValuesModel)
+
+
+def section(factory: Callable[[], Section]) -> Section:
+    """Default of a nested values section: made when a values object is, not when the class is
+    defined (an instance in the class body would build the section's validator at import).
+    values.schema.json still shows it as the default (helm/schema.py)."""
+    return Field(default_factory=factory)
 
 
 def kind_of(annotation: Any) -> Kind:
@@ -110,7 +135,12 @@ def float_fields(model: type[BaseModel], prefix: str = ".Values") -> list[tuple[
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             found += float_fields(annotation, path)
         elif kind_of(annotation) is Kind.FLOAT:
-            schema = model.model_json_schema(by_alias=True)["properties"][info.alias or name]
-            found.append((path, {key: schema[key] for key in
-                                 ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") if key in schema}))
+            bounds = {keyword: getattr(constraint, attribute) for constraint in info.metadata
+                      for attribute, keyword in _BOUND_KEYWORDS.items() if hasattr(constraint, attribute)}
+            found.append((path, dict(sorted(bounds.items(), key=lambda item: _BOUND_ORDER.index(item[0])))))
     return found
+
+
+# The annotated_types constraints that `Field(ge=..., lt=...)` records, as JSON-Schema keywords.
+_BOUND_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+_BOUND_ORDER = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")

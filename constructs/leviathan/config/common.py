@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 from .. import versions
 from . import bounds
 from ..helm.kube_types import kubernetes
-from .base import ValuesModel
+from .base import ValuesModel, section
 from .bounds import CORES_MAX, GIB_MAX, INT32_MAX, OPTIONAL_DNS_SUBDOMAIN, SECONDS_MAX
 
 UUID_PATTERN = r"^(GPU|MIG)-[0-9a-fA-F-]+$"
@@ -99,9 +99,9 @@ class Storage(ValuesModel):
     read_mi_bps: int = Field(1500, ge=1, le=GIB_MAX, alias="readMiBps")
     """Sustained read throughput of the model volume in MiB/s (NVMe ~1500-3000, network PV 200-500).
     With the weights' size it sets the startup probe budget."""
-    host_path: HostPathStorage = HostPathStorage()
+    host_path: HostPathStorage = section(HostPathStorage)
     """Node-local model directory. Set exactly one of `hostPath.path` or a PVC."""
-    pvc: PvcStorage = PvcStorage()
+    pvc: PvcStorage = section(PvcStorage)
     """PersistentVolumeClaim for the models. Set exactly one of `hostPath.path` or a PVC."""
 
 
@@ -124,12 +124,12 @@ class PeriodicProbe(ValuesModel):
 
 
 class Probes(ValuesModel):
-    startup: StartupProbe = StartupProbe()
+    startup: StartupProbe = section(StartupProbe)
     """Startup budget = clamp(2 x weights size / storage.readMiBps, floor, ceiling): 2x because the
     weights are read and then repacked for the GPU kernels. Liveness only starts after it."""
-    readiness: PeriodicProbe = PeriodicProbe()
+    readiness: PeriodicProbe = section(PeriodicProbe)
     """Readiness gates the Service endpoints."""
-    liveness: PeriodicProbe = PeriodicProbe(period_seconds=30, timeout_seconds=10, failure_threshold=5)
+    liveness: PeriodicProbe = section(lambda: PeriodicProbe(period_seconds=30, timeout_seconds=10, failure_threshold=5))
     """Liveness restarts a hung engine. Generous, because a busy CPU-offloaded engine answers slowly."""
 
 
@@ -148,9 +148,9 @@ class Memory(ValuesModel):
 
 
 class Resources(ValuesModel):
-    cpu: Cpu = Cpu()
+    cpu: Cpu = section(Cpu)
     """CPU cores."""
-    memory: Memory = Memory()
+    memory: Memory = section(Memory)
     """Host RAM."""
     shm_gi_b: int = Field(16, ge=1, le=GIB_MAX, alias="shmGiB")
     """Size of the in-memory /dev/shm (NCCL and tensor exchange between processes)."""
@@ -196,7 +196,7 @@ class EngineValues(ValuesModel):
     """Engine image."""
     image_pull_secrets: list[ImagePullSecret] = []
     """Pull secrets for private registries, e.g. `[{name: regcred}]`."""
-    helper_image: Image = pinned_image("test-client")
+    helper_image: Image = section(lambda: pinned_image("test-client"))
     """Small image with `sh` and `wget` (busybox) for the wait-for-model init container and `helm test`."""
     node_name: str = Field("", max_length=253, pattern=OPTIONAL_DNS_SUBDOMAIN)
     """Pin the pod to this node by name (bypasses the scheduler). It must be the real node name
@@ -223,17 +223,17 @@ class EngineValues(ValuesModel):
     extra_env: list[dict[str, Any]] = Field([], json_schema_extra=kubernetes(
         "io.k8s.api.core.v1.EnvVar", name={"pattern": bounds.ENV_NAME}))
     """Extra environment variables of the engine container (Kubernetes EnvVar objects)."""
-    gpus: Gpus = Gpus()
+    gpus: Gpus = section(Gpus)
     """GPUs of the engine pod."""
-    resources: Resources = Resources()
+    resources: Resources = section(Resources)
     """CPU, RAM and /dev/shm of the engine pod."""
-    storage: Storage = Storage()
+    storage: Storage = section(Storage)
     """Where the weights live."""
-    service: Service = Service()
+    service: Service = section(Service)
     """How the OpenAI-compatible API is exposed."""
-    probes: Probes = Probes()
+    probes: Probes = section(Probes)
     """Startup, readiness and liveness checks."""
-    tests: TestHook = TestHook()
+    tests: TestHook = section(TestHook)
     """`helm test` hook."""
 
 
@@ -250,7 +250,7 @@ class Download(ValuesModel):
     complete. Disable when the weights are already on the volume."""
     image: Image
     """Downloader image (Python + huggingface_hub, pinned)."""
-    hf_token_secret: SecretRef = SecretRef()
+    hf_token_secret: SecretRef = section(SecretRef)
     """Secret holding the Hugging Face token. The token is only ever read from this Secret."""
     endpoint: str = Field("", max_length=2048, pattern=bounds.HUB_ENDPOINT)
     """Hugging Face Hub URL (`HF_ENDPOINT`), for a mirror or an in-house Hub proxy, e.g.
@@ -268,5 +268,5 @@ class Download(ValuesModel):
     """UID (and GID, fsGroup) of the Job. It must be able to write the model directory: a PVC gets
     fsGroup, but a hostPath directory keeps its host owner, so use 0 for a root-owned host directory
     (no privileges or capabilities are granted either way)."""
-    resources: DownloadResources = DownloadResources()
+    resources: DownloadResources = section(DownloadResources)
     """Resources of the download Job."""

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import ValuesModel
+from .base import ValuesModel, section
 
 # The Route CRD's host pattern (openshift/api route/v1): DNS labels of 1-63 characters.
 _LABEL = r"([a-z0-9]|[a-z0-9][-a-z0-9]{0,61}[a-z0-9])"
@@ -34,7 +34,7 @@ class NetworkPolicies(ValuesModel):
 
 
 class OpenShift(ValuesModel):
-    route: Route = Route()
+    route: Route = section(Route)
     """The Route in front of the Service (OpenShift only)."""
-    network_policies: NetworkPolicies = NetworkPolicies()
+    network_policies: NetworkPolicies = section(NetworkPolicies)
     """NetworkPolicies (OpenShift only: they select OpenShift's router and monitoring namespaces)."""

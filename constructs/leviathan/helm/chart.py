@@ -9,6 +9,7 @@ in Python (which objects exist, for which engine); runtime knobs stay Helm value
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import cdk8s
@@ -46,11 +47,13 @@ class TemplateFile:
 class HelmChart(cdk8s.Chart):
     """Base of every variant chart."""
 
-    def __init__(self, scope: Construct, info: ChartInfo, values: ValuesModel):
+    def __init__(self, scope: Construct, info: ChartInfo, values: type[ValuesModel]):
         super().__init__(scope, info.name, disable_resource_name_hashes=True)
         self.info = info
-        self.defaults = values
-        self.v = ValuesRef(type(values))
+        # The chart's structure depends on the values' types only (runtime knobs stay Helm values):
+        # building it makes no values object, so no pydantic validator either.
+        self.values = values
+        self.v = ValuesRef(values)
         self.registry = HoleRegistry()
         self.files: dict[str, TemplateFile] = {}
         self.rules: list[Rule] = []
@@ -63,7 +66,12 @@ class HelmChart(cdk8s.Chart):
         self.rule("namespace.quota", Cond(quota), quota)
         limit_range = f'include "{info.name}.limitRangeShortfall" .'
         self.rule("namespace.limitRange", Cond(limit_range), limit_range)
-        self.rules += [float_range_rule(go, bounds) for go, bounds in float_fields(type(values)) if bounds]
+        self.rules += [float_range_rule(go, bounds) for go, bounds in float_fields(values) if bounds]
+
+    @cached_property
+    def defaults(self) -> ValuesModel:
+        """The default values (values.yaml), validated."""
+        return self.values()
 
     # -- sizes the shared building blocks reason about -------------------------------------------
     def weights_gib(self) -> Expr:

@@ -19,6 +19,8 @@ import json
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+from pydantic.json_schema import GenerateJsonSchema, NoDefault
 
 from .kube_types import MARKER, OVERLAY, kube_type_with
 
@@ -66,8 +68,23 @@ def _kubernetes_field(node: dict[str, Any]) -> dict[str, Any]:
     return {**out, **{key: value for key, value in kube.items() if key != "type"}, "type": "object"}
 
 
+class _ValuesSchema(GenerateJsonSchema):
+    def get_default_value(self, schema) -> Any:
+        """Nested sections have a default factory (`config.base.section`), whose default pydantic
+        leaves out of the schema; this hook (pydantic's documented one) shows it like a plain one."""
+        if "default_factory" in schema and not schema.get("default_factory_takes_data"):
+            return schema["default_factory"]()
+        return schema.get("default", NoDefault)
+
+    def encode_default(self, dft: Any) -> Any:
+        """pydantic builds a TypeAdapter, and so a validator, for each default it encodes (about 380
+        in a synth, a tenth of a second). Our defaults are JSON scalars, lists, maps and values
+        models, which pydantic_core's own serializer encodes the same way, without one."""
+        return to_jsonable_python(dft, by_alias=self.by_alias)
+
+
 def values_schema(model: type[BaseModel]) -> dict[str, Any]:
-    raw = model.model_json_schema(by_alias=True, mode="validation")
+    raw = model.model_json_schema(by_alias=True, mode="validation", schema_generator=_ValuesSchema)
     schema = _inline(raw, raw.get("$defs", {}))
     schema["properties"]["global"] = {
         "type": "object", "description": "Reserved for parent charts (Helm global values).",

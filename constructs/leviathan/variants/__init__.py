@@ -1,13 +1,19 @@
-"""The deployment variants. Adding one = one module here + one line in REGISTRY."""
+"""The deployment variants. Adding one = a values module in config/ (and its line in
+config/charts.py), a construct module here, and its line in `_registry`.
+
+`REGISTRY` is built on first use: the package also holds plain data (llamacpp_quants) that the
+values models import without cdk8s.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from constructs import Construct
+if TYPE_CHECKING:
+    from constructs import Construct
 
-from ..helm.chart import HelmChart
+    from ..helm.chart import HelmChart
 
 
 @dataclass(frozen=True)
@@ -28,4 +34,8 @@ def _registry() -> list[Variant]:
     ]
 
 
-REGISTRY: list[Variant] = _registry()
+def __getattr__(name: str) -> list[Variant]:
+    if name == "REGISTRY":
+        registry = globals()["REGISTRY"] = _registry()
+        return registry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

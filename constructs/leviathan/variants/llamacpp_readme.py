@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+from ..config.llamacpp import HOST_OVERHEAD_GIB
 from . import llamacpp_quants as quants
 
-HOST_OVERHEAD_GIB = 16  # the default of model.hostOverheadGiB (variants/llamacpp.py)
 
 NOTES = f"""\
 ## How this chart fixes the seed deployment
