@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 
 from .helm import bundles
 from .tools import ROOT
-from .values_process import ValuesProcess, all_values_files
+from .values_process import InProcessValues, ValuesProcess
 
 if TYPE_CHECKING:
     from .helm.chart import HelmChart
+    from .config.shape import ValuesShape
     from .helm.values_files import ValuesFiles
     from .variants import Variant
 
@@ -38,18 +39,6 @@ class Bundle:
     profile: str
     release: str
     values_file: Path | None
-
-
-def _import_constructs() -> None:
-    """Import cdk8s and cdk8s-plus, and the construct modules. Importing cdk8s is mostly waiting, GIL
-    released, for jsii's node process to start and load its assemblies; the construct modules are
-    imported on a thread meanwhile (their import waits, on the module lock, until the main thread has
-    imported cdk8s; cdk8s-plus they import only when a chart is built)."""
-    variants = threading.Thread(target=lambda: __import__("leviathan.variants").variants.REGISTRY)
-    variants.start()
-    import cdk8s  # noqa: F401
-    import cdk8s_plus_30  # noqa: F401  (loads its jsii assembly during the same wait)
-    variants.join()
 
 
 def bundle_args(bundle: Bundle, charts_dir: Path) -> list[str]:
@@ -65,16 +54,18 @@ def bundle_text(bundle: Bundle, rendering: Future[bundles.Result]) -> str:
     return result.stdout
 
 
-def build_charts(variants: list[Variant] | None = None) -> Iterator[tuple[Variant, HelmChart]]:
+def build_charts(variants: list[Variant] | None = None,
+                 shapes: dict[str, ValuesShape] | None = None) -> Iterator[tuple[Variant, HelmChart]]:
     """The charts, built one at a time: synth writes each before the next is built, so Helm renders
-    its bundles on the other core while jsii builds the next one."""
+    its bundles on the other core while jsii builds the next one. `shapes`: the charts' values
+    shapes, if already made (else each chart makes its own from its model)."""
     import cdk8s
 
     from .variants import REGISTRY
 
     app = cdk8s.App()
     for variant in variants or REGISTRY:
-        yield variant, variant.chart(app)
+        yield variant, variant.chart(app, (shapes or {}).get(variant.name))
 
 
 def synth(root: Path = ROOT, log=print, *, fork_values: bool = False) -> list[Path]:
@@ -93,11 +84,10 @@ def synth(root: Path = ROOT, log=print, *, fork_values: bool = False) -> list[Pa
     if values:
         log(">> synth: values.yaml, values.schema.json and profile checks in a second process")
     try:
-        _import_constructs()
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=root))
         try:
-            written = _write_all(staging, log, values.result if values else all_values_files)
+            written = _write_all(staging, log, values or InProcessValues())
             for part in ("charts", "rendered"):
                 _swap(staging / part, root / part)
         finally:
@@ -118,7 +108,7 @@ def _swap(fresh: Path, target: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def _write_all(root: Path, log, values_result: Callable[[], dict[str, ValuesFiles]]) -> list[Path]:
+def _write_all(root: Path, log, values: ValuesProcess | InProcessValues) -> list[Path]:
     from .helm.chart_dir import write_chart
     from .helm.values_files import profile_files
 
@@ -130,12 +120,12 @@ def _write_all(root: Path, log, values_result: Callable[[], dict[str, ValuesFile
     # order; the first failing bundle, in that order, is reported.
     renderer = bundles.renderer()
     try:
-        values: dict[str, ValuesFiles] | None = None
-        for variant, chart in build_charts():
-            values = values or values_result()  # the first chart is built before this waits
+        files: dict[str, ValuesFiles] | None = None
+        for variant, chart in build_charts(shapes=values.shapes()):
+            files = files or values.result()  # the first chart is built before this waits
             profiles = profile_files(variant.name)
             dest = charts_dir / variant.name
-            write_chart(chart, dest, profiles, variant.readme_notes, values[variant.name])
+            write_chart(chart, dest, profiles, variant.readme_notes, files[variant.name])
             written.append(dest)
             chart_bundles = [Bundle(variant.name, "default", variant.name, None)]
             chart_bundles += [Bundle(variant.name, p.stem, p.stem, dest / "profiles" / p.name) for p in profiles]

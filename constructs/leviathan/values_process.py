@@ -1,9 +1,10 @@
-"""Synth's second process: every chart's values files (helm/values_files.py), made in a forked child
-while the parent starts jsii and builds the constructs (leviathan/synth.py).
+"""Synth's second process: it imports the values models (pydantic), sends each chart's values shape
+(config/shape.py), then makes every chart's values files (helm/values_files.py), while the parent
+starts jsii and builds the constructs from the shapes (leviathan/synth.py).
 
 The fork comes first thing in a synth, before this process imports pydantic or starts a thread: the
-child imports the values models itself, runs nothing but pydantic, yaml and json, and leaves with
-os._exit, so no atexit hook of the parent (jsii's, a test runner's) runs twice.
+child runs nothing but pydantic, yaml and json, and leaves with os._exit, so no atexit hook of the
+parent (jsii's, a test runner's) runs twice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .config.shape import ValuesShape
     from .helm.values_files import ValuesFiles
 
 
@@ -22,6 +24,21 @@ def all_values_files() -> dict[str, ValuesFiles]:
     from .helm.values_files import values_files
 
     return {name: values_files(name, values) for name, values in VALUES.items()}
+
+
+class InProcessValues:
+    """The same answers, made in this process (a synth where a thread already runs, e.g. in tests)."""
+
+    def shapes(self) -> dict[str, ValuesShape]:
+        from .config.charts import shapes
+
+        return shapes()
+
+    def result(self) -> dict[str, ValuesFiles]:
+        return all_values_files()
+
+    def close(self) -> None:
+        pass
 
 
 class ValuesProcess:
@@ -37,15 +54,21 @@ class ValuesProcess:
         self._pipe = os.fdopen(read, "rb")
         self._status: int | None = None
 
+    def shapes(self) -> dict[str, ValuesShape]:
+        """Each chart's values shape: the child's first answer, early in its work."""
+        return self._answer()
+
     def result(self) -> dict[str, ValuesFiles]:
-        """Every chart's values files; raises ProfileError as the in-process synth would."""
-        with self._pipe:
-            data = self._pipe.read()
-        wait_status = self._wait()
-        if not data:
-            raise RuntimeError(f"synth's values process died (exit {os.waitstatus_to_exitcode(wait_status)}) "
-                               "before it answered")
-        kind, value = pickle.loads(data)
+        """Every chart's values files; raises ProfileError as the in-process synth would. After shapes()."""
+        return self._answer()
+
+    def _answer(self) -> Any:
+        try:
+            kind, value = pickle.load(self._pipe)
+        except EOFError:
+            self._pipe.close()
+            raise RuntimeError(f"synth's values process died (exit {os.waitstatus_to_exitcode(self._wait())}) "
+                               "before it answered") from None
         if kind == "profile":
             from .helm.values_files import ProfileError
 
@@ -68,16 +91,22 @@ class ValuesProcess:
 def _child(write: int) -> None:
     status = 1
     try:
-        from .helm.values_files import ProfileError
-
-        try:
-            answer: tuple[str, Any] = ("ok", all_values_files())
-        except ProfileError as error:
-            answer = ("profile", str(error))
-        except BaseException:  # noqa: BLE001 - anything else travels back as text
-            answer = ("error", traceback.format_exc())
         with os.fdopen(write, "wb") as pipe:
-            pickle.dump(answer, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            def send(answer: tuple[str, Any]) -> None:
+                pickle.dump(answer, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.flush()
+
+            try:
+                from .config.charts import shapes
+                from .helm.values_files import ProfileError
+
+                send(("ok", shapes()))
+                try:
+                    send(("ok", all_values_files()))
+                except ProfileError as error:
+                    send(("profile", str(error)))
+            except BaseException:  # noqa: BLE001 - anything else travels back as text
+                send(("error", traceback.format_exc()))
         status = 0
     finally:
         os._exit(status)

@@ -8,7 +8,7 @@ import cdk8s
 import pytest
 import yaml
 
-from leviathan.config.base import ValuesModel
+from leviathan.config.base import ValuesModel, shape_of
 from leviathan.helm.chart import ChartInfo, HelmChart
 from leviathan.helm.emitter import EmitError
 
@@ -18,7 +18,7 @@ class Values(ValuesModel):
 
 
 def interleaved_chart() -> HelmChart:
-    chart = HelmChart(cdk8s.App(), ChartInfo("demo", "0.1.0", "1.0", "demo chart"), Values)
+    chart = HelmChart(cdk8s.App(), ChartInfo("demo", "0.1.0", "1.0", "demo chart"), shape_of(Values))
     chart.add_object("a.yaml", "v1", "Service", chart.name("one"), "api", {"spec": {"port": chart.v.port}})
     chart.add_config_map("b.yaml", chart.name("config"), "config", {"key": "value"})
     chart.add_object("a.yaml", "v1", "Secret", chart.name("two"), "api", {"type": "Opaque"},

@@ -126,9 +126,12 @@ def run_values_process(tmp_path, setup: str) -> subprocess.CompletedProcess:
         {setup}
         process = values_process.ValuesProcess()
         try:
+            process.shapes()
             process.result()
         except Exception as error:
             print(type(error).__name__ + ": " + str(error))
+        finally:
+            process.close()
         try:
             os.waitpid(-1, os.WNOHANG)
             print("a child was not reaped")

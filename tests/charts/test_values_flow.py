@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from leviathan.config.charts import VALUES
 from leviathan.helm.values_doc import docs
 from leviathan.variants import REGISTRY
 
@@ -136,10 +137,8 @@ ENUMS = {"image.pullPolicy": "Always", "helperImage.pullPolicy": "Always", "down
 
 
 def cases():
-    app = cdk8s.App()
     for variant in REGISTRY:
-        chart = variant.chart(app)
-        for doc in docs(chart.defaults):
+        for doc in docs(VALUES[variant.name]()):
             move = PER_CHART[variant.name].get(doc.path) or SHARED.get(doc.path)
             if move is None:
                 move = Move(ENUMS[doc.path]) if doc.path in ENUMS else generic_move(doc.default)

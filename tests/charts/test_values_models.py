@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -15,8 +16,9 @@ from pydantic import BaseModel, Field
 from pydantic._internal._docs_extraction import extract_docstrings_from_cls
 
 from leviathan.config import base, charts
-from leviathan.config.base import ValuesModel, float_fields, section
+from leviathan.config.base import ValuesModel, section, shape_of
 from leviathan.config.docstrings import attribute_docstrings
+from leviathan.config.shape import float_fields
 from leviathan.helm.schema import values_schema
 from leviathan.synth import ROOT
 
@@ -61,7 +63,7 @@ def test_float_bounds_equal_the_json_schema_bounds():
     checked = 0
     for model in all_models():
         schema = model.model_json_schema(by_alias=True)
-        for path, bounds in float_fields(model):
+        for path, bounds in float_fields(shape_of(model)):
             if path.count(".") != 2:  # a nested model's fields are checked with that model
                 continue
             prop = schema["properties"][path.rsplit(".", 1)[1]]
@@ -76,7 +78,7 @@ def test_float_bounds_keep_the_schema_keyword_order():
         share: float = Field(0.5, lt=1, ge=0)
         """A share."""
 
-    assert list(float_fields(Fraction)[0][1].items()) == [("minimum", 0), ("exclusiveMaximum", 1)]
+    assert list(float_fields(shape_of(Fraction))[0][1].items()) == [("minimum", 0), ("exclusiveMaximum", 1)]
 
 
 def test_a_section_default_is_in_the_schema_as_a_plain_default_would_be():
@@ -110,9 +112,29 @@ def test_sections_are_made_per_values_object():
     assert first.storage == second.storage and first.storage is not second.storage
 
 
-def test_the_construct_side_builds_no_pydantic_validator():
-    """synth's first process imports the models and builds every chart; a validator built there
-    (an instance made at import, a schema asked for) is CPU taken from jsii's start-up."""
+def test_the_construct_side_imports_no_pydantic():
+    """synth's first process builds every chart from the shapes its values process sends; pydantic
+    there (an import, a validator) would be CPU taken from jsii's start-up."""
+    script = textwrap.dedent("""
+        import json, sys
+        from leviathan.values_process import ValuesProcess
+        values = ValuesProcess()
+        from leviathan.synth import build_charts
+        names = [variant.name for variant, chart in build_charts(shapes=values.shapes())]
+        values.result()
+        values.close()
+        print(json.dumps({"charts": names, "pydantic": sorted(m for m in sys.modules if m.startswith("pydantic"))}))
+    """)
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.splitlines()[-1])
+    assert answer["charts"] == list(charts.VALUES)
+    assert answer["pydantic"] == [], f"the construct side imported {answer['pydantic']}"
+
+
+def test_making_the_shapes_builds_no_pydantic_validator():
+    """The values process sends the shapes before its heavy work; making them only reads fields."""
     script = textwrap.dedent("""
         import json
         import pydantic._internal._model_construction as construction
@@ -123,16 +145,18 @@ def test_the_construct_side_builds_no_pydantic_validator():
             built.append(getattr(schema_type, "__qualname__", str(schema_type)))
             return real(schema, schema_type, *args, **kwargs)
         validator.create_schema_validator = construction.create_schema_validator = counting
-        from leviathan.synth import build_charts
-        names = [variant.name for variant, chart in build_charts()]
-        print(json.dumps({"built": built, "charts": names}))
+        from leviathan.config.charts import shapes
+        shapes()
+        print(json.dumps(built))
     """)
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    answer = json.loads(result.stdout.splitlines()[-1])
-    assert answer["charts"] == list(charts.VALUES)
-    assert answer["built"] == [], f"validators built on the construct side: {answer['built']}"
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+def test_shapes_pickle():
+    shapes = charts.shapes()
+    assert pickle.loads(pickle.dumps(shapes)) == shapes
 
 
 def test_registry_and_values_agree():
@@ -143,7 +167,7 @@ def test_registry_and_values_agree():
     app = cdk8s.App()
     assert [variant.name for variant in REGISTRY] == list(charts.VALUES)
     for variant in REGISTRY:
-        assert variant.chart(app).values is charts.VALUES[variant.name]
+        assert variant.chart(app).values == shape_of(charts.VALUES[variant.name])
 
 
 def test_values_models_are_deferred():

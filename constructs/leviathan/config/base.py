@@ -1,4 +1,4 @@
-"""The base of every chart's typed values, and the `.Values` reference proxy constructs use.
+"""The base of every chart's typed values, and the shape of a model that the constructs read.
 
 One pydantic model per chart is the single source of values.yaml (defaults + comments),
 values.schema.json (types, bounds, unknown keys rejected) and the chart README's values table.
@@ -15,8 +15,9 @@ from typing import Any, Callable, Literal, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ..helm.holes import Block, Each, Expr, Kind
+from ..helm.holes import Kind
 from .docstrings import attribute_docstrings
+from .shape import FieldShape, ValuesShape
 
 
 class ValuesModel(BaseModel):
@@ -79,68 +80,22 @@ def kind_of(annotation: Any) -> Kind:
     raise TypeError(f"unsupported values annotation {annotation!r}")
 
 
-class ValuesRef:
-    """`.Values` as typed holes: `ValuesRef(Model).engine.port` is an int Expr for the template.
-
-    Attribute names are the Python field names; the template path uses the camelCase aliases.
-    A reference to a nested model is itself a ValuesRef; `.block()` renders it whole with toYaml.
-    """
-
-    def __init__(self, model: type[BaseModel], path: tuple[str, ...] = ()):
-        self._model = model
-        self._path = path
-
-    @property
-    def go(self) -> str:
-        return ".Values" + "".join(f".{part}" for part in self._path)
-
-    def block(self, omit_empty: bool = True) -> Block:
-        return Block(Expr(self.go, Kind.MAP), omit_empty)
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        fields = self._model.model_fields
-        if name not in fields:
-            raise AttributeError(f"{self._model.__name__} has no field {name!r}")
-        info = fields[name]
-        alias = info.alias or name
-        annotation = info.annotation
-        path = (*self._path, alias)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            return ValuesRef(annotation, path)
-        return Expr(ValuesRef(self._model, path).go, kind_of(annotation))
-
-
-def block(expr: Expr, omit_empty: bool = True) -> Block:
-    """A list/map value from values, rendered with toYaml (omitted when empty by default)."""
-    if expr.kind not in (Kind.LIST, Kind.MAP):
-        raise TypeError(f"{expr.go} is a {expr.kind.value}, not a list or map")
-    return Block(expr, omit_empty)
-
-
-def each(expr: Expr) -> Each:
-    """Items of a values list spliced into a list as quoted strings."""
-    if expr.kind is not Kind.LIST:
-        raise TypeError(f"{expr.go} is not a list")
-    return Each(expr)
-
-
-def float_fields(model: type[BaseModel], prefix: str = ".Values") -> list[tuple[str, dict[str, float]]]:
-    """(Go path, JSON-Schema bounds) of every float field, depth first."""
-    found = []
+def shape_of(model: type[BaseModel]) -> ValuesShape:
+    """What the constructs need to know of a values model (config/shape.py)."""
+    fields = {}
     for name, info in model.model_fields.items():
-        path = f"{prefix}.{info.alias or name}"
         annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            found += float_fields(annotation, path)
-        elif kind_of(annotation) is Kind.FLOAT:
-            bounds = {keyword: getattr(constraint, attribute) for constraint in info.metadata
-                      for attribute, keyword in _BOUND_KEYWORDS.items() if hasattr(constraint, attribute)}
-            found.append((path, dict(sorted(bounds.items(), key=lambda item: _BOUND_ORDER.index(item[0])))))
-    return found
+        section = shape_of(annotation) if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        kind = kind_of(annotation)
+        bounds = {}
+        if kind is Kind.FLOAT:
+            # The annotated_types constraints that `Field(ge=..., lt=...)` records, as JSON-Schema keywords.
+            found = {keyword: getattr(constraint, attribute) for constraint in info.metadata
+                     for attribute, keyword in _BOUND_KEYWORDS.items() if hasattr(constraint, attribute)}
+            bounds = dict(sorted(found.items(), key=lambda item: _BOUND_ORDER.index(item[0])))
+        fields[name] = FieldShape(info.alias or name, kind, bounds, section)
+    return ValuesShape(model.__name__, fields)
 
 
-# The annotated_types constraints that `Field(ge=..., lt=...)` records, as JSON-Schema keywords.
 _BOUND_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
 _BOUND_ORDER = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")

@@ -6,10 +6,11 @@ variants.REGISTRY pairs each name with its construct, in the same order (a test 
 
 from __future__ import annotations
 
-from .base import ValuesModel
+from .base import ValuesModel, shape_of
 from .kt_sglang import KtSglangValues
 from .ktransformers import KtValues
 from .llamacpp import LlamacppValues
+from .shape import ValuesShape
 from .vllm import VllmValues
 
 VALUES: dict[str, type[ValuesModel]] = {
@@ -18,3 +19,8 @@ VALUES: dict[str, type[ValuesModel]] = {
     "llamacpp": LlamacppValues,
     "kt-sglang": KtSglangValues,
 }
+
+
+def shapes() -> dict[str, ValuesShape]:
+    """Each chart's values shape, what its construct is built from."""
+    return {name: shape_of(values) for name, values in VALUES.items()}

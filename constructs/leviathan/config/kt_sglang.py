@@ -19,7 +19,7 @@ from .common import (Download, EngineValues, Gpus, Image, Memory, PvcStorage, Re
 from .common import Cpu as CpuResources
 
 
-FLAVOURS = {pin.flavour: pin for pin in (versions.image("kt-sglang-avx512"), versions.image("kt-sglang-amx"))}
+FLAVOURS = versions.flavours("kt-sglang")
 
 
 class CpuWeights(ValuesModel):

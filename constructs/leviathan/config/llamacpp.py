@@ -19,7 +19,6 @@ from .platform import OpenShift, Platform
 
 
 MAX_SHARDS = 99999  # the split-GGUF name has a 5-digit shard count
-HOST_OVERHEAD_GIB = 16  # the default of model.hostOverheadGiB
 
 Quant = Literal[tuple(q.name for q in quants.QUANTS)]  # type: ignore[valid-type]
 
@@ -42,7 +41,7 @@ class Model(ValuesModel):
     """Directory under `storage.mountPath` that receives the repository files."""
     size_gi_b: int = Field(0, ge=0, le=GIB_MAX, alias="sizeGiB")
     """Size of the weights in GiB. 0: the quant table's size. Drives the startup budget and the memory rule."""
-    host_overhead_gi_b: int = Field(HOST_OVERHEAD_GIB, ge=0, le=GIB_MAX, alias="hostOverheadGiB")
+    host_overhead_gi_b: int = Field(quants.HOST_OVERHEAD_GIB, ge=0, le=GIB_MAX, alias="hostOverheadGiB")
     """Host RAM beyond the weights: compute buffers, the CUDA context's host side, HTTP server, slack."""
     served_name: str = Field("kimi-k2-thinking", min_length=1, pattern=NOT_AN_OPTION)
     """Model id the API serves (`--alias`, listed by /v1/models)."""

@@ -10,7 +10,7 @@ splits included, e.g. 46 layers on a 96 GB card and 15 on a 32 GB one).
 
 from __future__ import annotations
 
-from ..config.base import each
+from ..config.shape import each
 from ..helm.holes import If, Tpl
 
 RULES_DIR = "/etc/leviathan"

@@ -16,7 +16,7 @@ synth fails on any other. What the seed got wrong and this fixes:
 
 from __future__ import annotations
 
-from ..config.base import each
+from ..config.shape import each
 from ..helm.holes import Expr, If
 
 BINARY = "llama-server"

@@ -12,7 +12,7 @@ Facts read in the pinned wheel (sglang/srt/server_args.py, entrypoints/http_serv
 
 from __future__ import annotations
 
-from ..config.base import each
+from ..config.shape import each
 from ..helm.holes import If, Kind, Tpl
 
 # What each ISA runs by default: RAWINT4 reads native-INT4 checkpoints (Kimi-K2.5) with AVX512;

@@ -6,7 +6,7 @@ Quantization is read from the checkpoint's config.json (compressed-tensors for W
 
 from __future__ import annotations
 
-from ..config.base import each
+from ..config.shape import each
 from ..helm.holes import If
 
 

@@ -9,13 +9,12 @@ in Python (which objects exist, for which engine); runtime knobs stay Helm value
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import cdk8s
 from constructs import Construct
 
-from ..config.base import ValuesModel, ValuesRef, float_fields
+from ..config.shape import ValuesRef, ValuesShape, float_fields
 from .emitter import Emitter, EmitError
 from .helpers import Rule, float_range_rule, include, quota_helpers
 from .holes import Cond, Expr, HoleRegistry, Kind, Splice, Tpl
@@ -44,14 +43,23 @@ class TemplateFile:
     objects: list[tuple[cdk8s.ApiObject, Cond | None]] = field(default_factory=list)
 
 
+def chart_shape(name: str) -> ValuesShape:
+    """The values shape of chart `name`, from its pydantic model. Imported here, on demand: synth's
+    construct process gets the shapes from its values process instead (leviathan/synth.py)."""
+    from ..config.base import shape_of
+    from ..config.charts import VALUES
+
+    return shape_of(VALUES[name])
+
+
 class HelmChart(cdk8s.Chart):
     """Base of every variant chart."""
 
-    def __init__(self, scope: Construct, info: ChartInfo, values: type[ValuesModel]):
+    def __init__(self, scope: Construct, info: ChartInfo, values: ValuesShape):
         super().__init__(scope, info.name, disable_resource_name_hashes=True)
         self.info = info
-        # The chart's structure depends on the values' types only (runtime knobs stay Helm values):
-        # building it makes no values object, so no pydantic validator either.
+        # The chart's structure depends on the shape of its values only (runtime knobs stay Helm
+        # values): keys, kinds and bounds, not a values object (config/shape.py).
         self.values = values
         self.v = ValuesRef(values)
         self.registry = HoleRegistry()
@@ -67,11 +75,6 @@ class HelmChart(cdk8s.Chart):
         limit_range = f'include "{info.name}.limitRangeShortfall" .'
         self.rule("namespace.limitRange", Cond(limit_range), limit_range)
         self.rules += [float_range_rule(go, bounds) for go, bounds in float_fields(values) if bounds]
-
-    @cached_property
-    def defaults(self) -> ValuesModel:
-        """The default values (values.yaml), validated."""
-        return self.values()
 
     # -- sizes the shared building blocks reason about -------------------------------------------
     def weights_gib(self) -> Expr:

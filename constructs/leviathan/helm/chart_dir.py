@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..release.annotations import chart_annotations, dump_chart_yaml, release_files
 from .chart import HelmChart
 from .helpers import common_helpers, validation_helper
-from .values_files import ValuesFiles, values_files
+
+if TYPE_CHECKING:
+    from .values_files import ValuesFiles
 
 HELMIGNORE = """\
 # Patterns ignored when packaging the chart.
@@ -148,7 +151,11 @@ def profile_summary(text: str) -> str:
 def write_chart(chart: HelmChart, dest: Path, profile_files: list[Path], notes: str = "",
                 values: ValuesFiles | None = None) -> None:
     """`values`: the chart's values files if synth's values process made them; else made here."""
-    values = values or values_files(chart.info.name, chart.values)
+    if values is None:
+        from ..config.charts import VALUES
+        from .values_files import values_files
+
+        values = values_files(chart.info.name, VALUES[chart.info.name])
     if dest.exists():
         shutil.rmtree(dest)
     (dest / "templates").mkdir(parents=True)

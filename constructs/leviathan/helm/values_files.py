@@ -4,18 +4,20 @@ chart's profiles against the model.
 
 None of it needs cdk8s. Most of synth's pydantic work is here (building validators, generating
 the schema), so synth does it in a forked process (leviathan/values_process.py), on the other core,
-while the first process starts jsii and builds the constructs.
+while the first process starts jsii and builds the constructs. Importing this module imports no
+pydantic: the first process unpickles ValuesFiles.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import cyaml
-from ..config.base import ValuesModel
-from . import schema, values_doc
+
+if TYPE_CHECKING:
+    from ..config.base import ValuesModel
 
 PROFILES = Path(__file__).resolve().parents[1] / "variants" / "profiles"
 
@@ -58,6 +60,8 @@ def check_profile(values: type[ValuesModel], defaults: dict[str, Any], path: Pat
 
 def values_files(chart: str, values: type[ValuesModel]) -> ValuesFiles:
     """The values files of `chart`; raises ProfileError if one of its profiles does not validate."""
+    from . import schema, values_doc
+
     defaults = values()
     dumped = defaults.model_dump(mode="json", by_alias=True)
     for path in profile_files(chart):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config.base import block
+from ..config.shape import block
 from ..helm.chart import HelmChart
 from ..helm.holes import Expr, If, Kind, Tpl, gib
 from . import storage

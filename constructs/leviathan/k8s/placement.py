@@ -8,7 +8,7 @@ some other node's disk and the engine's `wait-for-model` waits forever.
 
 from __future__ import annotations
 
-from ..config.base import block
+from ..config.shape import block
 from ..helm.chart import HelmChart
 from ..helm.holes import Cond, If
 

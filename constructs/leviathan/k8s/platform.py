@@ -16,7 +16,7 @@ OPENSHIFT_API = "route.openshift.io/v1"
 
 
 def has_platform(chart: HelmChart) -> bool:
-    return "platform" in chart.values.model_fields
+    return "platform" in chart.values.fields
 
 
 def helper(chart: str) -> str:

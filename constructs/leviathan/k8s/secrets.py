@@ -7,7 +7,7 @@ that tells them what to do, without the token printed in their terminal or CI lo
 
 from __future__ import annotations
 
-from ..config.base import ValuesRef
+from ..config.shape import ValuesRef
 from ..config.bounds import DNS_SUBDOMAIN, SECRET_KEY
 from ..helm.chart import HelmChart
 from ..helm.holes import Cond, If

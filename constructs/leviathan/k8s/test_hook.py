@@ -6,7 +6,7 @@ The pod finds the Service through the variables Kubernetes injects for it
 
 from __future__ import annotations
 
-from ..config.base import ValuesRef
+from ..config.shape import ValuesRef
 from ..helm.chart import HelmChart
 from ..helm.holes import If
 from ..helm.holes import Expr, Tpl

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config.base import block
+from ..config.shape import block
 from ..helm.chart import HelmChart
 from ..helm.holes import Cond, Expr, If, Kind, Splice, Tpl, gib
 from . import storage

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from ..config.base import block
-from ..config.kt_sglang import FLAVOURS, KtSglangValues
+from .. import versions
+from ..config.shape import block
 from ..engines import flag_manifest
 from ..engines import sglang
-from ..helm.chart import ChartInfo, HelmChart
+from ..config.shape import ValuesShape
+from ..helm.chart import ChartInfo, HelmChart, chart_shape
 from ..helm.holes import Cond, Expr, If, Kind, Tpl
 from ..k8s import cpu_isa, download, storage
 from ..k8s.placement import node_placement
@@ -27,16 +28,17 @@ from . import kt_sglang_rules
 
 NAME = "kt-sglang"
 VERSION = "0.1.0"
+FLAVOURS = versions.flavours(NAME)
 
 
 class KtSglangChart(HelmChart):
-    def __init__(self, scope: Construct):
+    def __init__(self, scope: Construct, values: ValuesShape | None = None):
         info = ChartInfo(
             name=NAME, version=VERSION, app_version=FLAVOURS["avx512"].app_version,
             description="Kimi-K2.5 on SGLang + KT-Kernel: routed experts in host RAM on the CPU ISA the node has",
             keywords=("llm", "kimi", "sglang", "kt-kernel", "moe", "cpu-offload"),
         )
-        super().__init__(scope, info, KtSglangValues)
+        super().__init__(scope, info, values or chart_shape(NAME))
         v = self.v
         self.extra_helpers.append(sglang.helpers(NAME).replace("AMX_TAG", FLAVOURS["amx"].tag)
                                   .replace("AVX512_TAG", FLAVOURS["avx512"].tag))

@@ -9,10 +9,10 @@ from __future__ import annotations
 from constructs import Construct
 
 from .. import versions
-from ..config.ktransformers import KtValues
 from ..engines import flag_manifest
 from ..engines import ktransformers as kt
-from ..helm.chart import ChartInfo, HelmChart
+from ..config.shape import ValuesShape
+from ..helm.chart import ChartInfo, HelmChart, chart_shape
 from ..helm.helpers import memory_limit_rule
 from ..helm.holes import Block, Expr, If, Kind, Tpl
 from ..k8s import download, storage
@@ -26,13 +26,13 @@ VERSION = "0.1.0"
 
 
 class KtransformersChart(HelmChart):
-    def __init__(self, scope: Construct):
+    def __init__(self, scope: Construct, values: ValuesShape | None = None):
         info = ChartInfo(
             name=NAME, version=VERSION, app_version=versions.image("ktransformers").app_version,
             description="DeepSeek-V3 671B GGUF on KTransformers: routed experts in host RAM, attention on GPUs",
             keywords=("llm", "deepseek", "ktransformers", "moe", "gguf", "cpu-offload"),
         )
-        super().__init__(scope, info, KtValues)
+        super().__init__(scope, info, values or chart_shape(NAME))
         v = self.v
         storage.add_model_storage(self)
         wait_for_model = download.add_model_download(

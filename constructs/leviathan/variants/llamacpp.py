@@ -10,10 +10,10 @@ from __future__ import annotations
 from constructs import Construct
 
 from .. import versions
-from ..config.llamacpp import LlamacppValues
 from ..engines import flag_manifest
 from ..engines import llamacpp as engine_cli
-from ..helm.chart import ChartInfo, HelmChart
+from ..config.shape import ValuesShape
+from ..helm.chart import ChartInfo, HelmChart, chart_shape
 from ..helm.helpers import memory_limit_rule
 from ..helm.holes import Expr, If, Kind, Tpl
 from ..k8s import download, platform, storage
@@ -32,13 +32,13 @@ VERSION = "0.1.0"
 
 
 class LlamacppChart(HelmChart):
-    def __init__(self, scope: Construct):
+    def __init__(self, scope: Construct, values: ValuesShape | None = None):
         info = ChartInfo(
             name=NAME, version=VERSION, app_version=versions.image("llama-cpp-cuda").app_version,
             description="Kimi-K2-Thinking GGUF on llama.cpp llama-server, experts in host RAM, for Kubernetes and OpenShift",
             keywords=("llm", "llama.cpp", "gguf", "kimi-k2", "moe", "openshift"),
         )
-        super().__init__(scope, info, LlamacppValues)
+        super().__init__(scope, info, values or chart_shape(NAME))
         v = self.v
         self.extra_helpers += [platform.helper(NAME), _quant_helpers()]
         storage.add_model_storage(self)

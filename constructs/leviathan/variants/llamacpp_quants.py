@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+HOST_OVERHEAD_GIB = 16  # the default of model.hostOverheadGiB (config/llamacpp.py)
+
 
 @dataclass(frozen=True)
 class Quant:

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from ..config.llamacpp import HOST_OVERHEAD_GIB
 from . import llamacpp_quants as quants
+from .llamacpp_quants import HOST_OVERHEAD_GIB
 
 
 NOTES = f"""\

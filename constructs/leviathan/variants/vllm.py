@@ -8,9 +8,9 @@ from __future__ import annotations
 from constructs import Construct
 
 from .. import versions
-from ..config.vllm import VllmValues
 from ..engines import flag_manifest, vllm
-from ..helm.chart import ChartInfo, HelmChart
+from ..config.shape import ValuesShape
+from ..helm.chart import ChartInfo, HelmChart, chart_shape
 from ..helm.holes import Expr, If, Kind, Tpl
 from ..k8s import storage
 from ..k8s.probes import HealthPaths
@@ -24,7 +24,7 @@ VERSION = "0.1.0"
 
 
 class VllmChart(HelmChart):
-    def __init__(self, scope: Construct):
+    def __init__(self, scope: Construct, values: ValuesShape | None = None):
         info = ChartInfo(
             name=NAME, version=VERSION, app_version=versions.image("vllm").app_version,
             description="A 70B W4A16 model on vLLM with an HF cache volume and size-derived startup budget",
@@ -32,7 +32,7 @@ class VllmChart(HelmChart):
             # `helm install vllm charts/vllm` must not create a Service named "vllm" (see README_NOTES).
             service_suffix="-api",
         )
-        super().__init__(scope, info, VllmValues)
+        super().__init__(scope, info, values or chart_shape(NAME))
         v = self.v
         gpus = v.gpus
         pinned = gpus.visible_devices.truthy()
