@@ -1,8 +1,9 @@
 """The synth pipeline: typed values -> cdk8s constructs -> Helm chart directories -> plain bundles.
 
-Two processes share the work when main.py runs it (`fork_values`): a forked one makes every chart's
-values files from the pydantic models (helm/values_files.py), while this one starts jsii, builds the
-constructs from the models' fields alone and writes the templates. Bundles
+Two processes share the work when main.py runs it (`fork_values`): a forked one imports the pydantic
+models, sends each chart's values shape and makes every chart's values files (values_process.py),
+while this one starts jsii, builds the constructs from the shapes and writes the templates; it never
+imports pydantic. Bundles
 `rendered/<chart>/<profile>.yaml` are `helm template --skip-tests` of the chart just written, run by
 Helm's own CLI code (helm/bundles.py: one helm-batch process, or the official binary per bundle), so
 they carry exactly Helm's semantics; `default` uses values.yaml alone.
