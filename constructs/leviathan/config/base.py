@@ -23,9 +23,8 @@ from .shape import FieldShape, ValuesShape
 class ValuesModel(BaseModel):
     """Base for values models: camelCase keys, unknown keys rejected, defaults validated.
 
-    Validators are built on first use (`defer_build`): the constructs read only the fields of these
-    classes (`ValuesRef`), so synth's construct process never builds one; its values process does
-    (leviathan/synth.py)."""
+    Validators are built on first use (`defer_build`): the constructs read only a model's shape
+    (`shape_of`, config/shape.py), so only synth's values process builds them (values_process.py)."""
 
     # regex_engine: Python's `re` compiles the fields' patterns in a fraction of the time of pydantic's
     # default (Rust regex): 0.07 s of CPU in synth's values process. It is laxer in one place (`$` also
