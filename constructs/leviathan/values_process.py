@@ -37,9 +37,6 @@ class InProcessValues:
     def result(self) -> dict[str, ValuesFiles]:
         return all_values_files()
 
-    def close(self) -> None:
-        pass
-
 
 class ValuesProcess:
     """Forks at construction; `result()` waits for the child's answer."""

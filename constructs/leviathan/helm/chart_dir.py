@@ -148,14 +148,9 @@ def profile_summary(text: str) -> str:
     return "\n".join(summary)
 
 
-def write_chart(chart: HelmChart, dest: Path, profile_files: list[Path], notes: str = "",
-                values: ValuesFiles | None = None) -> None:
-    """`values`: the chart's values files if synth's values process made them; else made here."""
-    if values is None:
-        from ..config.charts import VALUES
-        from .values_files import values_files
-
-        values = values_files(chart.info.name, VALUES[chart.info.name])
+def write_chart(chart: HelmChart, dest: Path, profile_files: list[Path], notes: str,
+                values: ValuesFiles) -> None:
+    """`values`: the chart's values files (helm/values_files.py), made by synth."""
     if dest.exists():
         shutil.rmtree(dest)
     (dest / "templates").mkdir(parents=True)
